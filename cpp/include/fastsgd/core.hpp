@@ -1,0 +1,138 @@
+// The core's entry points: whole-array kernels built from the per-ISA row
+// kernels, run over fixed-size row chunks with OpenMP. Each chunk's partial
+// sums are kept apart and added in chunk order, so the result has the same
+// bits for any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "fastsgd/kernels_table.hpp"
+#include "fastsgd/view.hpp"
+
+#if defined(FASTSGD_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace fastsgd {
+
+// Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.
+const IsaKernels& active_kernels();
+const char* active_isa();
+bool set_isa(const char* name);  // false if unknown or unsupported here
+// Threads used by the kernels: set_num_threads(n > 0), or 0 to follow OpenMP's
+// own setting (OMP_NUM_THREADS, threadpoolctl).
+int num_threads();
+void set_num_threads(int n);
+
+static inline GradRowsFn<float> grad_fn(const IsaKernels& t, const float*) { return t.grad_f32; }
+static inline GradRowsFn<double> grad_fn(const IsaKernels& t, const double*) { return t.grad_f64; }
+static inline PredictRowsFn<float> predict_fn(const IsaKernels& t, const float*) {
+  return t.predict_f32;
+}
+static inline PredictRowsFn<double> predict_fn(const IsaKernels& t, const double*) {
+  return t.predict_f64;
+}
+
+// Rows per chunk: about 256 Ki elements of X, a multiple of 16 rows. Depends
+// on the shape only, never on the thread count.
+static inline index_t chunk_rows(index_t d) {
+  const index_t target = index_t{1} << 18;
+  index_t r = (target / (d > 0 ? d : 1) + 15) / 16 * 16;
+  return r < 64 ? 64 : r;
+}
+
+// Buffers reused across calls (the training loop keeps one).
+struct Workspace {
+  std::vector<double> partial;
+  std::vector<double> scratch;
+};
+
+// Mean loss over rows [0, n) of p; with G != nullptr also the mean gradient
+// with respect to Wt (k·d, row-major) and, with gb != nullptr, b (k).
+//   mse:      loss = Σ r² / (n·k)     G = 2/(n·k) Σ r xᵀ   gb = 2/(n·k) Σ r
+//   softmax:  loss = Σ −log p_y / n   G = 1/n Σ (p − onehot) xᵀ
+//   logistic: loss = Σ softplus / n   G = 1/n Σ (σ − t) x
+template <class T>
+double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* gb,
+                 Workspace& ws) {
+  const IsaKernels& kt = active_kernels();
+  const GradRowsFn<T> fn = grad_fn(kt, p.X);
+  const index_t d = p.d, k = p.k;
+  const bool want_grad = G != nullptr;
+  const index_t psize = want_grad ? 1 + k + k * d : 1;
+  // Partial blocks a whole number of cache lines apart, never a multiple of
+  // 4 KiB (which makes the threads' buffers alias in the L1 cache).
+  index_t stride = (psize + 7) / 8 * 8;
+  if ((stride * 8) % 4096 == 0) stride += 8;
+  const index_t rows_per_chunk = chunk_rows(d);
+  const index_t nchunks = n > 0 ? (n + rows_per_chunk - 1) / rows_per_chunk : 0;
+  const int nthreads = nchunks > 1 ? num_threads() : 1;
+  const index_t scratch_per_thread = (8 * k + 7) / 8 * 8 + 8;
+  ws.scratch.resize(static_cast<std::size_t>(scratch_per_thread * nthreads));
+  ws.partial.assign(static_cast<std::size_t>(stride * (nchunks > 0 ? nchunks : 1)), 0.0);
+  double* part = ws.partial.data();
+  double* scratch = ws.scratch.data();
+
+  if (nchunks <= 1) {
+    if (n > 0) fn(p, loss, 0, n, want_grad, part, scratch);
+  } else {
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+#endif
+    for (index_t c = 0; c < nchunks; ++c) {
+      int tid = 0;
+#if defined(FASTSGD_HAVE_OPENMP)
+      tid = omp_get_thread_num();
+#endif
+      const index_t r0 = c * rows_per_chunk;
+      const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
+      fn(p, loss, r0, r1, want_grad, part + c * stride, scratch + tid * scratch_per_thread);
+    }
+    // Fixed order: chunk 0, 1, 2, ...
+    for (index_t c = 1; c < nchunks; ++c) {
+      const double* src = part + c * stride;
+      for (index_t j = 0; j < psize; ++j) part[j] += src[j];
+    }
+  }
+  const double count = static_cast<double>(n) * (loss == Loss::mse ? static_cast<double>(k) : 1.0);
+  const double lscale = n > 0 ? 1.0 / count : 0.0;
+  const double gscale = (loss == Loss::mse ? 2.0 : 1.0) * lscale;
+  if (want_grad) {
+    for (index_t j = 0; j < k * d; ++j) G[j] = part[1 + k + j] * gscale;
+    if (gb != nullptr)
+      for (index_t c = 0; c < k; ++c) gb[c] = part[1 + c] * gscale;
+  }
+  return part[0] * lscale;
+}
+
+template <class T>
+double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* gb) {
+  Workspace ws;
+  return loss_grad(p, n, loss, G, gb, ws);
+}
+
+// out[i, c] = Σ_j X[i, j] Wt[c, j] + b[c], rows in parallel.
+template <class T>
+void predict(const Problem<T>& p, index_t n, T* out, index_t ldo) {
+  const PredictRowsFn<T> fn = predict_fn(active_kernels(), p.X);
+  const index_t rows_per_chunk = chunk_rows(p.d * p.k);
+  const index_t nchunks = (n + rows_per_chunk - 1) / rows_per_chunk;
+  if (nchunks <= 1) {
+    if (n > 0) fn(p, 0, n, out, ldo);
+    return;
+  }
+  const int nthreads = num_threads();
+  (void)nthreads;
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+#endif
+  for (index_t c = 0; c < nchunks; ++c) {
+    const index_t r0 = c * rows_per_chunk;
+    const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
+    fn(p, r0, r1, out, ldo);
+  }
+}
+
+}  // namespace fastsgd

@@ -1,0 +1,82 @@
+// Batched dot products: out = X Wᵀ + b for the rows of a Problem (no targets).
+// Compiled once per instruction set, like loss.hpp.
+#pragma once
+
+#include "fastsgd/loss.hpp"
+#include "fastsgd/random.hpp"
+
+namespace fastsgd {
+inline namespace FASTSGD_ISA {
+
+// out[i, c] = x_i · Wt[c] + b[c]   (double sums, rounded once to T)
+template <int R, int D, class T>
+inline void predict_block(const Problem<T>& p, index_t i, T* out, index_t ldo) {
+  const index_t d = D > 0 ? D : p.d;
+  const T* x[R];
+  for (int r = 0; r < R; ++r) x[r] = row_ptr(p, i + r);
+  double s[R];
+  for (index_t c = 0; c < p.k; ++c) {
+    row_dots<R, D>(x, p.Wt + c * d, d, s);
+    const double bc = p.b != nullptr ? p.b[c] : 0.0;
+    for (int r = 0; r < R; ++r) out[(i + r) * ldo + c] = static_cast<T>(s[r] + bc);
+  }
+}
+
+template <int D, class T>
+inline void predict_rows_d(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
+  index_t i = r0;
+  for (; i + 4 <= r1; i += 4) predict_block<4, D>(p, i, out, ldo);
+  for (; i < r1; ++i) predict_block<1, D>(p, i, out, ldo);
+}
+
+template <class T>
+inline void predict_rows(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
+  switch (p.d) {
+    case 1: return predict_rows_d<1>(p, r0, r1, out, ldo);
+    case 2: return predict_rows_d<2>(p, r0, r1, out, ldo);
+    case 3: return predict_rows_d<3>(p, r0, r1, out, ldo);
+    case 4: return predict_rows_d<4>(p, r0, r1, out, ldo);
+    default: return predict_rows_d<0>(p, r0, r1, out, ldo);
+  }
+}
+
+// One step of the permutation's bijection on [0, 2^m) (see random.hpp).
+inline std::uint64_t perm_step(const PermKey& key, std::uint64_t x) {
+  constexpr std::uint64_t M[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,
+                                  0xD6E8FEB86659FD93ULL};
+  for (int r = 0; r < 3; ++r) {
+    x = ((x ^ key.k[r]) * M[r]) & key.mask;
+    x ^= x >> key.shift;
+  }
+  return x;
+}
+
+// out[j] = perm(start + j) for j < count: the rows of one shuffled mini-batch.
+// Every position takes one step, then those still outside [0, n) walk on, a
+// whole batch per pass so that the loop vectorises.
+inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+  const std::uint64_t n = key.n;
+  bool again = false;
+  for (index_t j = 0; j < count; ++j) {
+    const std::uint64_t x = perm_step(key, static_cast<std::uint64_t>(start + j));
+    again |= x >= n;
+    out[j] = static_cast<index_t>(x);
+  }
+  while (again) {
+    again = false;
+    for (index_t j = 0; j < count; ++j) {
+      const std::uint64_t x = static_cast<std::uint64_t>(out[j]);
+      const std::uint64_t y = x >= n ? perm_step(key, x) : x;
+      again |= y >= n;
+      out[j] = static_cast<index_t>(y);
+    }
+  }
+  for (index_t j = 0; j < count; ++j) {
+    std::uint64_t x = static_cast<std::uint64_t>(out[j]) + key.offset;  // rotate: (x + offset) mod n
+    x = x >= n ? x - n : x;
+    out[j] = static_cast<index_t>(x);
+  }
+}
+
+}  // namespace FASTSGD_ISA
+}  // namespace fastsgd

@@ -1,0 +1,277 @@
+// Fused loss + gradient of a linear model in one pass over the rows of X,
+// and batched dot products. These are the hot loops; they are compiled once
+// per instruction set (see kernels_table.hpp) and must stay free of OpenMP,
+// allocation and standard-library templates.
+//
+// For rows i in [r0, r1) of a Problem, with z_i = Wt x_i + b (k scores):
+//   mse:      loss_i = Σ_c (z_ic − y_ic)²          dloss/dz_ic = z_ic − y_ic
+//   softmax:  loss_i = −log softmax(z_i)[y_i]      dloss/dz_ic = p_ic − [c = y_i]
+//   logistic: loss_i = log(1 + e^z) − t·z  (k = 1) dloss/dz_i  = σ(z_i) − t_i
+// A chunk adds Σ loss_i, Σ dz_i and Σ dz_i x_iᵀ to `out` = [loss, gb(k), G(k·d)].
+// The caller scales the sums (2/(n·k) for mse, 1/n for the others).
+#pragma once
+
+#include <cmath>
+
+#include "fastsgd/simd.hpp"
+#include "fastsgd/view.hpp"
+
+namespace fastsgd {
+inline namespace FASTSGD_ISA {
+
+inline index_t imin(index_t a, index_t b) { return a < b ? a : b; }
+inline double dmax(double a, double b) { return a < b ? b : a; }
+
+template <class T>
+inline const T* row_ptr(const Problem<T>& p, index_t i) {
+  return p.X + (p.rows != nullptr ? p.rows[i] : i) * p.ldx;
+}
+template <class T>
+inline index_t target_index(const Problem<T>& p, index_t i) {
+  return p.rows != nullptr ? p.rows[i] : i;
+}
+
+// s[r] = x_r · w for R rows, accumulated in double. D > 0 fixes d at compile time.
+template <int R, int D, class T>
+inline void row_dots(const T* const* x, const double* w, index_t d, double* s) {
+  if constexpr (D > 0) {
+    for (int r = 0; r < R; ++r) {
+      double t = 0.0;
+      for (int j = 0; j < D; ++j) t += static_cast<double>(x[r][j]) * w[j];
+      s[r] = t;
+    }
+  } else {
+    vd8 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = vzero();
+    index_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+      const vd8 wv = vload(w + j);
+      for (int r = 0; r < R; ++r) acc[r] += vload(x[r] + j) * wv;
+    }
+    for (int r = 0; r < R; ++r) {
+      double t = hsum(acc[r]);
+      for (index_t jj = j; jj < d; ++jj) t += static_cast<double>(x[r][jj]) * w[jj];
+      s[r] = t;
+    }
+  }
+}
+
+// g += Σ_r c[r] · x_r   (the gradient's rank-R update, in double)
+template <int R, int D, class T>
+inline void row_axpy(double* g, const double* c, const T* const* x, index_t d) {
+  if constexpr (D > 0) {
+    for (int j = 0; j < D; ++j) {
+      double t = g[j];
+      for (int r = 0; r < R; ++r) t += c[r] * static_cast<double>(x[r][j]);
+      g[j] = t;
+    }
+  } else {
+    vd8 cv[R];
+    for (int r = 0; r < R; ++r) cv[r] = vbroadcast(c[r]);
+    index_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+      vd8 acc = vload(g + j);
+      for (int r = 0; r < R; ++r) acc += cv[r] * vload(x[r] + j);
+      vstore(g + j, acc);
+    }
+    for (; j < d; ++j) {
+      double t = g[j];
+      for (int r = 0; r < R; ++r) t += c[r] * static_cast<double>(x[r][j]);
+      g[j] = t;
+    }
+  }
+}
+
+// Per-row losses. z (k scores, stride zs) → residuals dz (same stride); returns the row loss.
+struct MseOp {
+  template <class T>
+  static double apply(const Problem<T>& p, index_t i, const double* z, index_t zs, double* dz) {
+    const T* y = p.Y + target_index(p, i) * p.ldy;
+    double loss = 0.0;
+    for (index_t c = 0; c < p.k; ++c) {
+      const double r = z[c * zs] - static_cast<double>(y[c]);  // r = x·w + b − y
+      dz[c * zs] = r;
+      loss += r * r;
+    }
+    return loss;
+  }
+};
+
+struct SoftmaxOp {
+  template <class T>
+  static double apply(const Problem<T>& p, index_t i, const double* z, index_t zs, double* dz) {
+    const std::int64_t label = p.labels[target_index(p, i)];
+    double m = z[0];
+    for (index_t c = 1; c < p.k; ++c) m = dmax(m, z[c * zs]);
+    double sum = 0.0;
+    for (index_t c = 0; c < p.k; ++c) {
+      const double e = std::exp(z[c * zs] - m);  // stable: the largest exponent is 0
+      dz[c * zs] = e;
+      sum += e;
+    }
+    const double inv = 1.0 / sum;
+    for (index_t c = 0; c < p.k; ++c) dz[c * zs] *= inv;  // p_c = softmax(z)_c
+    dz[label * zs] -= 1.0;                                // p − onehot(y)
+    return std::log(sum) - (z[label * zs] - m);           // −log p_y
+  }
+};
+
+struct LogisticOp {
+  template <class T>
+  static double apply(const Problem<T>& p, index_t i, const double* z, index_t, double* dz) {
+    const double t = static_cast<double>(p.labels[target_index(p, i)]);
+    const double s = z[0];
+    // log(1 + e^s) − t·s, written so that neither exp overflows
+    const double softplus = (s > 0 ? s : 0.0) + std::log1p(std::exp(-std::fabs(s)));
+    const double e = std::exp(-std::fabs(s));
+    const double sigma = s >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+    dz[0] = sigma - t;
+    return softplus - t * s;
+  }
+};
+
+// R rows at once: scores, residuals, then the rank-R gradient update.
+// scratch holds 2·R·k doubles.
+template <int R, int D, bool Grad, class Op, class T>
+inline void row_block(const Problem<T>& p, index_t i, double* out, double* scratch) {
+  const index_t d = D > 0 ? D : p.d;
+  const index_t k = p.k;
+  const T* x[R];
+  for (int r = 0; r < R; ++r) x[r] = row_ptr(p, i + r);
+  double* z = scratch;       // z[c·R + r]
+  double* dz = scratch + R * k;
+  for (index_t c = 0; c < k; ++c) {
+    row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
+    const double bc = p.b != nullptr ? p.b[c] : 0.0;
+    for (int r = 0; r < R; ++r) z[c * R + r] += bc;
+  }
+  double loss = 0.0;
+  for (int r = 0; r < R; ++r) loss += Op::apply(p, i + r, z + r, R, dz + r);
+  out[0] += loss;
+  if constexpr (Grad) {
+    double* gb = out + 1;
+    double* G = out + 1 + k;
+    for (index_t c = 0; c < k; ++c) {
+      double sb = 0.0;
+      for (int r = 0; r < R; ++r) sb += dz[c * R + r];
+      gb[c] += sb;
+      row_axpy<R, D>(G + c * d, dz + c * R, x, d);
+    }
+  }
+}
+
+template <int D, bool Grad, class Op, class T>
+inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* out, double* scratch) {
+  index_t i = r0;
+  for (; i + 4 <= r1; i += 4) row_block<4, D, Grad, Op>(p, i, out, scratch);
+  for (; i < r1; ++i) row_block<1, D, Grad, Op>(p, i, out, scratch);
+}
+
+#if defined(FASTSGD_NATIVE_VECTORS)
+// Sum each group of D adjacent lanes, leaving the sum in every lane of the group.
+template <int D>
+inline vd8 group_sum(vd8 v) {
+  typedef long long vi8 __attribute__((vector_size(64)));
+  if constexpr (D >= 2) v += __builtin_shuffle(v, vi8{1, 0, 3, 2, 5, 4, 7, 6});
+  if constexpr (D >= 4) v += __builtin_shuffle(v, vi8{2, 3, 0, 1, 6, 7, 4, 5});
+  return v;
+}
+// Lane l holds y[l / D].
+template <int D, class T>
+inline vd8 spread(const T* y) {
+  vd8 v;
+  for (int l = 0; l < 8; ++l) v[l] = static_cast<double>(y[l / D]);
+  return v;
+}
+
+// Mean squared error for k = 1 and d in {1, 2, 4} on contiguous rows:
+// vectorised across rows, 8/D rows per vector, the weights tiled across lanes.
+template <int D, bool Grad, class T>
+inline void mse_tiled(const Problem<T>& p, index_t r0, index_t r1, double* out, double* scratch) {
+  constexpr int RPV = 8 / D;
+  const T* X = p.X + r0 * D;
+  const T* Y = p.Y + r0;
+  const index_t m = r1 - r0;
+  vd8 wt;
+  for (int l = 0; l < 8; ++l) wt[l] = p.Wt[l % D];
+  const vd8 bv = vbroadcast(p.b != nullptr ? p.b[0] : 0.0);
+  vd8 l0 = vzero(), l1 = vzero(), g0 = vzero(), g1 = vzero(), e0s = vzero(), e1s = vzero();
+  index_t i = 0;
+  for (; i + 2 * RPV <= m; i += 2 * RPV) {
+    const vd8 x0 = vload(X + i * D);
+    const vd8 x1 = vload(X + i * D + 8);
+    const vd8 e0 = group_sum<D>(x0 * wt) + bv - spread<D>(Y + i);  // r = x·w + b − y
+    const vd8 e1 = group_sum<D>(x1 * wt) + bv - spread<D>(Y + i + RPV);
+    l0 += e0 * e0;
+    l1 += e1 * e1;
+    if constexpr (Grad) {
+      g0 += e0 * x0;  // lane l collects r · x[l % D]
+      g1 += e1 * x1;
+      e0s += e0;
+      e1s += e1;
+    }
+  }
+  // Every row's residual sits in D lanes: divide those sums by D (exact, D is a power of 2).
+  constexpr double inv_d = 1.0 / D;
+  out[0] += hsum(l0 + l1) * inv_d;
+  if constexpr (Grad) {
+    out[1] += hsum(e0s + e1s) * inv_d;
+    const vd8 g = g0 + g1;
+    for (int j = 0; j < D; ++j) {
+      double t = 0.0;
+      for (int l = j; l < 8; l += D) t += g[l];
+      out[2 + j] += t;
+    }
+  }
+  rows_generic<D, Grad, MseOp>(p, r0 + i, r1, out, scratch);
+}
+#endif
+
+template <int D, bool Grad, class T>
+inline void grad_rows_d(const Problem<T>& p, Loss loss, index_t r0, index_t r1, double* out,
+                        double* scratch) {
+  switch (loss) {
+    case Loss::mse:
+#if defined(FASTSGD_NATIVE_VECTORS)
+      if constexpr (D == 1 || D == 2 || D == 4) {
+        if (p.k == 1 && p.rows == nullptr && p.ldx == D && p.ldy == 1) {
+          mse_tiled<D, Grad>(p, r0, r1, out, scratch);
+          return;
+        }
+      }
+#endif
+      rows_generic<D, Grad, MseOp>(p, r0, r1, out, scratch);
+      return;
+    case Loss::softmax:
+      rows_generic<D, Grad, SoftmaxOp>(p, r0, r1, out, scratch);
+      return;
+    case Loss::logistic:
+      rows_generic<D, Grad, LogisticOp>(p, r0, r1, out, scratch);
+      return;
+  }
+}
+
+template <bool Grad, class T>
+inline void grad_rows_g(const Problem<T>& p, Loss loss, index_t r0, index_t r1, double* out,
+                        double* scratch) {
+  switch (p.d) {
+    case 1: return grad_rows_d<1, Grad>(p, loss, r0, r1, out, scratch);
+    case 2: return grad_rows_d<2, Grad>(p, loss, r0, r1, out, scratch);
+    case 3: return grad_rows_d<3, Grad>(p, loss, r0, r1, out, scratch);
+    case 4: return grad_rows_d<4, Grad>(p, loss, r0, r1, out, scratch);
+    default: return grad_rows_d<0, Grad>(p, loss, r0, r1, out, scratch);
+  }
+}
+
+// Entry point: add rows [r0, r1)'s loss (and gradient sums when `grad`) to out.
+template <class T>
+inline void grad_rows(const Problem<T>& p, Loss loss, index_t r0, index_t r1, bool grad,
+                      double* out, double* scratch) {
+  if (grad)
+    grad_rows_g<true>(p, loss, r0, r1, out, scratch);
+  else
+    grad_rows_g<false>(p, loss, r0, r1, out, scratch);
+}
+
+}  // namespace FASTSGD_ISA
+}  // namespace fastsgd

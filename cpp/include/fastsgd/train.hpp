@@ -1,0 +1,92 @@
+// The mini-batch loop of one epoch, entirely in C++: take the next batch of a
+// shuffled order, compute the fused loss + gradient, step, repeat.
+// Between epochs the caller (fastsgd.fit) records the loss, runs the schedule,
+// callbacks and early stopping.
+#pragma once
+
+#include <vector>
+
+#include "fastsgd/core.hpp"
+#include "fastsgd/random.hpp"
+#include "fastsgd/update.hpp"
+
+namespace fastsgd {
+
+struct EpochSpec {
+  index_t batch_size = 0;  // rows per step; the last batch may be smaller
+  bool shuffle = true;
+  std::uint64_t seed = 0;
+  std::uint64_t epoch = 0;
+  SgdOptions sgd;           // weight decay applies to Wt only, never to b
+  bool fit_intercept = false;
+  // Polled every `poll_every` steps; returning true stops the epoch early.
+  index_t poll_every = 0;
+  bool (*should_stop)(void*) = nullptr;
+  void* poll_context = nullptr;
+};
+
+struct EpochStats {
+  index_t steps = 0;
+  double mean_batch_loss = 0.0;  // average over the epoch's batches, before each step
+  bool stopped = false;
+};
+
+// Model state, all double: Wt (k, d), b (k), and the momentum buffers.
+struct TrainState {
+  double* Wt = nullptr;
+  double* b = nullptr;
+  double* vW = nullptr;
+  double* vb = nullptr;
+};
+
+struct TrainWorkspace {
+  Workspace kernel;
+  std::vector<index_t> rows;
+  std::vector<double> G, gb;
+};
+
+// One epoch over rows [0, n) of `data` (its Wt and b are ignored: the state's are used).
+template <class T>
+EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState st,
+                       const EpochSpec& spec, TrainWorkspace& ws) {
+  const index_t d = data.d, k = data.k;
+  const index_t B = spec.batch_size > 0 && spec.batch_size < n ? spec.batch_size : n;
+  const IsaKernels& kt = active_kernels();
+  const PermKey key = make_perm_key(static_cast<std::uint64_t>(n), spec.seed, spec.epoch);
+  ws.G.resize(static_cast<std::size_t>(k * d));
+  ws.gb.resize(static_cast<std::size_t>(k));
+  if (spec.shuffle) ws.rows.resize(static_cast<std::size_t>(B));
+  SgdOptions bias_opt = spec.sgd;
+  bias_opt.weight_decay = 0.0;
+
+  EpochStats stats;
+  double loss_sum = 0.0;
+  for (index_t start = 0; start < n; start += B) {
+    const index_t m = start + B < n ? B : n - start;
+    Problem<T> p = data;
+    p.Wt = st.Wt;
+    p.b = spec.fit_intercept ? st.b : nullptr;
+    if (spec.shuffle) {
+      kt.perm(key, start, m, ws.rows.data());
+      p.rows = ws.rows.data();
+    } else {  // rows [start, start + m) in place
+      p.X = data.X + start * data.ldx;
+      if (data.Y != nullptr) p.Y = data.Y + start * data.ldy;
+      if (data.labels != nullptr) p.labels = data.labels + start;
+    }
+    loss_sum += loss_grad(p, m, loss, ws.G.data(), spec.fit_intercept ? ws.gb.data() : nullptr,
+                          ws.kernel);
+    sgd_update(st.Wt, ws.G.data(), st.vW, k * d, spec.sgd);
+    if (spec.fit_intercept) sgd_update(st.b, ws.gb.data(), st.vb, k, bias_opt);
+    ++stats.steps;
+    if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
+        start + m < n && spec.should_stop(spec.poll_context)) {
+      stats.stopped = true;
+      break;
+    }
+  }
+  stats.mean_batch_loss = stats.steps > 0 ? loss_sum / static_cast<double>(stats.steps) : 0.0;
+  return stats;
+}
+
+}  // namespace fastsgd

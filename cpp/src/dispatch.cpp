@@ -1,0 +1,87 @@
+// Picks the kernels for this CPU once, and holds the thread setting.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "fastsgd/core.hpp"
+
+#if defined(FASTSGD_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+namespace fastsgd {
+namespace {
+
+bool cpu_supports(const char* name) {
+  if (std::strcmp(name, "baseline") == 0) return true;
+#if defined(FASTSGD_HAVE_ISA_AVX2) && (defined(__GNUC__) || defined(__clang__))
+  if (std::strcmp(name, "avx2") == 0)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+#if defined(FASTSGD_HAVE_ISA_AVX512) && (defined(__GNUC__) || defined(__clang__))
+  if (std::strcmp(name, "avx512") == 0)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma");
+#endif
+  return false;
+}
+
+const IsaKernels* kernels_for(const char* name) {
+  if (!cpu_supports(name)) return nullptr;
+  if (std::strcmp(name, "baseline") == 0) return &isa_kernels_baseline();
+#if defined(FASTSGD_HAVE_ISA_AVX2)
+  if (std::strcmp(name, "avx2") == 0) return &isa_kernels_avx2();
+#endif
+#if defined(FASTSGD_HAVE_ISA_AVX512)
+  if (std::strcmp(name, "avx512") == 0) return &isa_kernels_avx512();
+#endif
+  return nullptr;
+}
+
+const IsaKernels* best_kernels() {
+  // FASTSGD_ISA forces a set (an unsupported one falls back to the best available).
+  if (const char* forced = std::getenv("FASTSGD_ISA")) {
+    if (const IsaKernels* k = kernels_for(forced)) return k;
+  }
+  for (const char* name : {"avx512", "avx2"})
+    if (const IsaKernels* k = kernels_for(name)) return k;
+  return &isa_kernels_baseline();
+}
+
+std::atomic<const IsaKernels*> g_kernels{nullptr};
+std::atomic<int> g_threads{0};
+
+}  // namespace
+
+const IsaKernels& active_kernels() {
+  const IsaKernels* k = g_kernels.load(std::memory_order_acquire);
+  if (k == nullptr) {
+    k = best_kernels();
+    g_kernels.store(k, std::memory_order_release);
+  }
+  return *k;
+}
+
+const char* active_isa() { return active_kernels().name; }
+
+bool set_isa(const char* name) {
+  const IsaKernels* k = kernels_for(name);
+  if (k == nullptr) return false;
+  g_kernels.store(k, std::memory_order_release);
+  return true;
+}
+
+int num_threads() {
+  const int n = g_threads.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+#if defined(FASTSGD_HAVE_OPENMP)
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+}  // namespace fastsgd

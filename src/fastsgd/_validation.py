@@ -1,0 +1,93 @@
+"""Input checks shared by the public functions: validate once, name the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+FloatArray = NDArray[np.floating[Any]]
+
+
+def shape_str(shape: tuple[int, ...]) -> str:
+    return str(tuple(int(s) for s in shape))
+
+
+def _check_kind(a: np.ndarray[Any, Any], name: str) -> None:
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return
+    if kind == "c":
+        raise TypeError(f"{name} must be real, got complex dtype {a.dtype}")
+    raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
+
+
+def as_array(a: Any, name: str) -> np.ndarray[Any, Any]:
+    """np.asarray with a clear error for things that are not numeric arrays."""
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} could not be read as an array: {exc}") from None
+    _check_kind(arr, name)
+    return arr
+
+
+def float_dtype_of(X: np.ndarray[Any, Any]) -> np.dtype[Any]:
+    """float32 and float64 are used as they are; other real input becomes float64."""
+    if X.dtype == np.float32 or X.dtype == np.float64:
+        return X.dtype
+    return np.dtype(np.float64)
+
+
+def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
+    """A 2-d float array whose rows the core reads in place.
+
+    C-contiguous float32/float64 input (or any row-strided view with contiguous
+    rows) is returned as it is: no copy. Other layouts and dtypes are converted
+    once, here.
+    """
+    arr = as_array(a, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-d (n_samples, n_features), got shape {shape_str(arr.shape)}")
+    dt = np.dtype(dtype) if dtype is not None else float_dtype_of(arr)
+    if arr.dtype != dt:
+        arr = arr.astype(dt)
+    if arr.shape[1] > 1 and arr.strides[1] != arr.itemsize:
+        arr = np.ascontiguousarray(arr)
+    if arr.shape[0] > 1 and arr.strides[0] % arr.itemsize != 0:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def check_finite(a: np.ndarray[Any, Any], name: str) -> None:
+    if a.size and not np.isfinite(a).all():
+        bad = "NaN" if np.isnan(a).any() else "infinity"
+        raise ValueError(f"{name} contains {bad}")
+
+
+def check_positive(value: Any, name: str, *, strict: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if strict and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    if not strict and v < 0:
+        raise ValueError(f"{name} must be >= 0, got {v}")
+    return v
+
+
+def check_int(value: Any, name: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    v = int(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
