@@ -3,6 +3,7 @@
 #include "pybind.hpp"
 
 #include "fastsgd/core.hpp"
+#include "fastsgd/curvature.hpp"
 #include "fastsgd/random.hpp"
 #include "fastsgd/update.hpp"
 
@@ -34,7 +35,10 @@ void set_params(Problem<T>& p, const Matrix<T>& x, const py::array& Wt, const py
 
 // Targets: Y (n, k) of X's dtype for mse; int64 labels (n,) otherwise.
 template <class T>
-void set_targets(Problem<T>& p, Loss loss, index_t n, const py::array& Y) {
+void set_targets(Problem<T>& p, Loss loss, index_t n, const py::object& Yo) {
+  if (loss == Loss::mse && Yo.is_none()) return;  // zero targets
+  if (Yo.is_none()) fail("labels are required for this loss");
+  const py::array Y = Yo.cast<py::array>();
   if (loss == Loss::mse) {
     const Matrix<T> y = as_matrix<T>(Y, "Y");
     if (y.rows != n || y.cols != p.k)
@@ -52,8 +56,23 @@ void set_targets(Problem<T>& p, Loss loss, index_t n, const py::array& Y) {
 }
 
 template <class T>
-py::tuple loss_grad_t(const py::array& X, const py::array& Y, const py::array& Wt,
-                      const py::object& b, int loss_id, bool want_grad) {
+py::tuple curvature_t(const py::array& X, bool intercept, int max_iter, double tol) {
+  const Matrix<T> x = as_matrix<T>(X, "X");
+  Problem<T> p;
+  p.X = x.data;
+  p.ldx = x.ld;
+  p.d = x.cols;
+  Curvature c;
+  {
+    const py::gil_scoped_release release;
+    c = data_curvature(p, x.rows, intercept, max_iter, tol);
+  }
+  return py::make_tuple(c.lambda_max, c.trace, c.iterations);
+}
+
+template <class T>
+py::tuple loss_grad_t(const py::array& X, const py::object& Y, const py::array& Wt,
+                      const py::object& b, int loss_id, bool want_grad, int threads) {
   const Loss loss = to_loss(loss_id);
   const Matrix<T> x = as_matrix<T>(X, "X");
   Problem<T> p;
@@ -77,13 +96,13 @@ py::tuple loss_grad_t(const py::array& X, const py::array& Y, const py::array& W
   double value;
   {
     const py::gil_scoped_release release;
-    value = loss_grad(p, x.rows, loss, Gp, gbp);
+    value = loss_grad(p, x.rows, loss, Gp, gbp, threads);
   }
   return py::make_tuple(value, G, gb);
 }
 
 template <class T>
-py::array predict_t(const py::array& X, const py::array& Wt, const py::object& b) {
+py::array predict_t(const py::array& X, const py::array& Wt, const py::object& b, int threads) {
   const Matrix<T> x = as_matrix<T>(X, "X");
   Problem<T> p;
   p.X = x.data;
@@ -93,7 +112,7 @@ py::array predict_t(const py::array& X, const py::array& Wt, const py::object& b
   T* o = out.mutable_data();
   {
     const py::gil_scoped_release release;
-    predict(p, x.rows, o, p.k);
+    predict(p, x.rows, o, p.k, threads);
   }
   return std::move(out);
 }
@@ -124,26 +143,38 @@ void sgd_step_t(py::array& w, const py::array& grad, py::object& velocity, const
 void register_kernels(py::module_& m) {
   m.def(
       "loss_grad",
-      [](const py::array& X, const py::array& Y, const py::array& Wt, const py::object& b,
-         int loss, bool grad) {
-        return is_float32(X) ? loss_grad_t<float>(X, Y, Wt, b, loss, grad)
-                             : loss_grad_t<double>(X, Y, Wt, b, loss, grad);
+      [](const py::array& X, const py::object& Y, const py::array& Wt, const py::object& b,
+         int loss, bool grad, int threads) {
+        return is_float32(X) ? loss_grad_t<float>(X, Y, Wt, b, loss, grad, threads)
+                             : loss_grad_t<double>(X, Y, Wt, b, loss, grad, threads);
       },
-      "X"_a.noconvert(), "Y"_a.noconvert(), "Wt"_a.noconvert(), "b"_a.none(true) = py::none(),
-      "loss"_a = 0, "grad"_a = true,
+      "X"_a.noconvert(), "Y"_a.none(true), "Wt"_a.noconvert(), "b"_a.none(true) = py::none(),
+      "loss"_a = 0, "grad"_a = true, "threads"_a = 0,
       R"pbdoc(
         Mean loss of the linear model z = X Wtᵀ + b and, with grad=True, its gradient,
         in one pass over X. X: (n, d) float32/float64 with contiguous rows; Y: (n, k) of
-        X's dtype (mse) or int64 labels (n,) (softmax, logistic); Wt: (k, d) float64;
+        X's dtype (mse; None for zero targets) or int64 labels (n,) (softmax, logistic); Wt: (k, d) float64;
         b: (k,) float64 or None. loss: 0 mse, 1 softmax, 2 logistic.
         Returns (loss, G (k, d) float64 or None, gb (k,) float64 or None).
       )pbdoc");
   m.def(
-      "predict",
-      [](const py::array& X, const py::array& Wt, const py::object& b) {
-        return is_float32(X) ? predict_t<float>(X, Wt, b) : predict_t<double>(X, Wt, b);
+      "curvature",
+      [](const py::array& X, bool intercept, int max_iter, double tol) {
+        return is_float32(X) ? curvature_t<float>(X, intercept, max_iter, tol)
+                             : curvature_t<double>(X, intercept, max_iter, tol);
       },
-      "X"_a.noconvert(), "Wt"_a.noconvert(), "b"_a.none(true) = py::none(),
+      "X"_a.noconvert(), "intercept"_a, "max_iter"_a = 100, "tol"_a = 1e-6,
+      R"pbdoc(
+        (λ_max, trace, iterations) of A = X̃ᵀX̃/n, X̃ = [X, 1] with an intercept: λ_max by power
+        iteration, each step one fused pass over X.
+      )pbdoc");
+  m.def(
+      "predict",
+      [](const py::array& X, const py::array& Wt, const py::object& b, int threads) {
+        return is_float32(X) ? predict_t<float>(X, Wt, b, threads)
+                             : predict_t<double>(X, Wt, b, threads);
+      },
+      "X"_a.noconvert(), "Wt"_a.noconvert(), "b"_a.none(true) = py::none(), "threads"_a = 0,
       R"pbdoc(X Wtᵀ + b as an (n, k) array of X's dtype; sums in float64.)pbdoc");
   m.def(
       "sgd_step",

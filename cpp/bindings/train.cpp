@@ -40,7 +40,8 @@ class Trainer {
                   const py::object& b, const py::object& vW, const py::object& vb, int loss_id,
                   std::int64_t batch_size, bool shuffle, std::uint64_t seed, std::uint64_t epoch,
                   double lr, double momentum, double dampening, bool nesterov,
-                  double weight_decay, bool fit_intercept, bool poll) {
+                  double weight_decay, bool fit_intercept, bool poll, int threads) {
+    ws_.kernel.threads = threads;
     return py::isinstance<py::array_t<float>>(X) && X.dtype().kind() == 'f'
                ? run<float>(X, Y, Wt, b, vW, vb, loss_id, batch_size, shuffle, seed, epoch, lr,
                             momentum, dampening, nesterov, weight_decay, fit_intercept, poll)
@@ -125,7 +126,7 @@ void register_train(py::module_& m) {
       .def("epoch", &Trainer::epoch, "X"_a.noconvert(), "Y"_a.noconvert(), "Wt"_a, "b"_a.none(true),
            "vW"_a.none(true), "vb"_a.none(true), "loss"_a, "batch_size"_a, "shuffle"_a, "seed"_a,
            "epoch"_a, "lr"_a, "momentum"_a, "dampening"_a, "nesterov"_a, "weight_decay"_a,
-           "fit_intercept"_a, "poll"_a,
+           "fit_intercept"_a, "poll"_a, "threads"_a = 0,
            R"pbdoc(
              One epoch of mini-batch SGD over (X, Y), updating Wt (k, d), b (k,) and the
              momentum buffers vW, vb (float64, C-contiguous) in place.

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 from fastsgd._ext import _core
 from fastsgd.kernels import dot, get_num_threads, mse, mse_grad, set_num_threads, sgd_step
+from fastsgd.training import (
+    DivergenceError,
+    FitResult,
+    auto_learning_rate,
+    fit,
+    suggest_learning_rate,
+)
 
 __version__: str = _core.__version__
 
 __all__ = [
+    "DivergenceError",
+    "FitResult",
     "__version__",
+    "auto_learning_rate",
+    "fit",
+    "suggest_learning_rate",
     "dot",
     "get_num_threads",
     "mse",

@@ -66,9 +66,16 @@ def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
 
 
 def check_finite(a: np.ndarray[Any, Any], name: str) -> None:
-    if a.size and not np.isfinite(a).all():
-        bad = "NaN" if np.isnan(a).any() else "infinity"
-        raise ValueError(f"{name} contains {bad}")
+    """Raise ValueError if a holds NaN or infinity; reads a in blocks (no full-size temporary)."""
+    if a.size == 0 or a.dtype.kind not in "fc":
+        return
+    rows = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+    step = max(1, (1 << 20) // max(1, rows.shape[1]))
+    for s in range(0, rows.shape[0], step):
+        block = rows[s : s + step]
+        if not np.isfinite(block).all():
+            bad = "NaN" if np.isnan(block).any() else "infinity"
+            raise ValueError(f"{name} contains {bad}")
 
 
 def check_positive(value: Any, name: str, *, strict: bool = True) -> float:

@@ -45,6 +45,7 @@ static inline index_t chunk_rows(index_t d) {
 
 // Buffers reused across calls (the training loop keeps one).
 struct Workspace {
+  int threads = 0;  // > 0: use this many threads instead of num_threads()
   std::vector<double> partial;
   std::vector<double> scratch;
 };
@@ -68,7 +69,7 @@ double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* g
   if ((stride * 8) % 4096 == 0) stride += 8;
   const index_t rows_per_chunk = chunk_rows(d);
   const index_t nchunks = n > 0 ? (n + rows_per_chunk - 1) / rows_per_chunk : 0;
-  const int nthreads = nchunks > 1 ? num_threads() : 1;
+  const int nthreads = nchunks > 1 ? (ws.threads > 0 ? ws.threads : num_threads()) : 1;
   const index_t scratch_per_thread = (8 * k + 7) / 8 * 8 + 8;
   ws.scratch.resize(static_cast<std::size_t>(scratch_per_thread * nthreads));
   ws.partial.assign(static_cast<std::size_t>(stride * (nchunks > 0 ? nchunks : 1)), 0.0);
@@ -108,14 +109,16 @@ double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* g
 }
 
 template <class T>
-double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* gb) {
+double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* gb,
+                 int threads = 0) {
   Workspace ws;
+  ws.threads = threads;
   return loss_grad(p, n, loss, G, gb, ws);
 }
 
 // out[i, c] = Σ_j X[i, j] Wt[c, j] + b[c], rows in parallel.
 template <class T>
-void predict(const Problem<T>& p, index_t n, T* out, index_t ldo) {
+void predict(const Problem<T>& p, index_t n, T* out, index_t ldo, int threads = 0) {
   const PredictRowsFn<T> fn = predict_fn(active_kernels(), p.X);
   const index_t rows_per_chunk = chunk_rows(p.d * p.k);
   const index_t nchunks = (n + rows_per_chunk - 1) / rows_per_chunk;
@@ -123,7 +126,7 @@ void predict(const Problem<T>& p, index_t n, T* out, index_t ldo) {
     if (n > 0) fn(p, 0, n, out, ldo);
     return;
   }
-  const int nthreads = num_threads();
+  const int nthreads = threads > 0 ? threads : num_threads();
   (void)nthreads;
 #if defined(FASTSGD_HAVE_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nthreads)

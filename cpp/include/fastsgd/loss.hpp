@@ -86,10 +86,10 @@ inline void row_axpy(double* g, const double* c, const T* const* x, index_t d) {
 struct MseOp {
   template <class T>
   static double apply(const Problem<T>& p, index_t i, const double* z, index_t zs, double* dz) {
-    const T* y = p.Y + target_index(p, i) * p.ldy;
+    const T* y = p.Y != nullptr ? p.Y + target_index(p, i) * p.ldy : nullptr;  // no Y: y = 0
     double loss = 0.0;
     for (index_t c = 0; c < p.k; ++c) {
-      const double r = z[c * zs] - static_cast<double>(y[c]);  // r = x·w + b − y
+      const double r = z[c * zs] - (y != nullptr ? static_cast<double>(y[c]) : 0.0);  // x·w + b − y
       dz[c * zs] = r;
       loss += r * r;
     }
@@ -234,7 +234,7 @@ inline void grad_rows_d(const Problem<T>& p, Loss loss, index_t r0, index_t r1, 
     case Loss::mse:
 #if defined(FASTSGD_NATIVE_VECTORS)
       if constexpr (D == 1 || D == 2 || D == 4) {
-        if (p.k == 1 && p.rows == nullptr && p.ldx == D && p.ldy == 1) {
+        if (p.k == 1 && p.rows == nullptr && p.ldx == D && p.Y != nullptr && p.ldy == 1) {
           mse_tiled<D, Grad>(p, r0, r1, out, scratch);
           return;
         }
