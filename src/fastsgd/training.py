@@ -266,7 +266,8 @@ class State:
             if w.shape != prob.w_shape:
                 raise ValueError(f"w0 must have shape {shape_str(prob.w_shape)}, got {shape_str(w.shape)}")
             check_finite(w, "w0")
-        self.Wt = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(d, k).T)
+        # copies: the core updates Wt and b in place, never the caller's w0 / b0
+        self.Wt = np.array(np.asarray(w, dtype=np.float64).reshape(d, k).T, order="C")
         self.b: FloatArray | None = None
         if opts.fit_intercept:
             if b0 is None:
@@ -276,7 +277,7 @@ class State:
                 if b_arr.ndim > 1 or (b_arr.ndim == 1 and b_arr.shape != (k,)):
                     raise ValueError(f"b0 must be a scalar or have shape ({k},), got {shape_str(b_arr.shape)}")
                 check_finite(b_arr, "b0")
-                self.b = np.ascontiguousarray(np.broadcast_to(b_arr, (k,)), dtype=np.float64)
+                self.b = np.array(np.broadcast_to(b_arr, (k,)), dtype=np.float64, order="C")
         elif b0 is not None:
             raise ValueError("b0 is only used with fit_intercept=True")
         self.vW = np.zeros_like(self.Wt) if opts.momentum > 0 else None
