@@ -162,6 +162,10 @@ class Problem:
     def w_shape(self) -> tuple[int, ...]:
         return (self.d,) if self.vector else (self.d, self.k)
 
+    def curvature(self, fit_intercept: bool) -> tuple[float, float]:
+        """(λ_max, trace) of A = X̃ᵀX̃/n (power iteration in C++); fastsgd.dask overrides it."""
+        return _curvature(self.X, fit_intercept)
+
 
 def _curvature(X: FloatArray, fit_intercept: bool) -> tuple[float, float]:
     lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, 1e-6)
@@ -199,6 +203,10 @@ def suggest_learning_rate(
     if Xr.shape[0] == 0:
         raise ValueError("X has no rows")
     lam, _ = _curvature(Xr, fit_intercept)
+    return _stable_rate(lam, loss, n_outputs)
+
+
+def _stable_rate(lam: float, loss: str, n_outputs: int) -> float:
     c = _CURVATURE[loss] / (n_outputs if loss == "mse" else 1)
     return math.inf if lam <= 0 else 2.0 / (c * lam)
 
@@ -226,6 +234,12 @@ def auto_learning_rate(
     if n == 0:
         raise ValueError("X has no rows")
     lam, trace = _curvature(Xr, fit_intercept)
+    return _auto_rate(lam, trace, loss, n, batch_size, n_outputs)
+
+
+def _auto_rate(
+    lam: float, trace: float, loss: str, n: int, batch_size: int | None, n_outputs: int
+) -> float:
     c = _CURVATURE[loss] / (n_outputs if loss == "mse" else 1)
     B = n if batch_size is None else min(int(batch_size), n)
     denom = c * lam + c * trace / B
@@ -466,7 +480,11 @@ def fit(
     return _fit(CoreBackend, **locals())
 
 
-def _fit(backend_cls: Callable[[Problem, Options], Backend], **kw: Any) -> FitResult:
+def _fit(
+    backend_cls: Callable[[Problem, Options], Backend],
+    problem_cls: Callable[..., Problem] = Problem,
+    **kw: Any,
+) -> FitResult:
     loss = _loss_name(kw["loss"])
     epochs = check_int(kw["epochs"], "epochs", minimum=0)
     n_iter_no_change = check_int(kw["n_iter_no_change"], "n_iter_no_change", minimum=1)
@@ -493,7 +511,7 @@ def _fit(backend_cls: Callable[[Problem, Options], Backend], **kw: Any) -> FitRe
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable: callback(epoch, loss, w)")
 
-    prob = Problem(kw["X"], kw["y"], loss, n_outputs=kw["n_classes"] if loss == "softmax" else None)
+    prob = problem_cls(kw["X"], kw["y"], loss, n_outputs=kw["n_classes"] if loss == "softmax" else None)
     if prob.n == 0:
         raise ValueError("X has no rows: there is nothing to fit")
     bs = kw["batch_size"]
@@ -514,10 +532,8 @@ def _fit(backend_cls: Callable[[Problem, Options], Backend], **kw: Any) -> FitRe
     if isinstance(lr_arg, str):
         if lr_arg != "auto":
             raise ValueError(f"learning_rate must be a number > 0 or 'auto', got {lr_arg!r}")
-        lr0 = auto_learning_rate(
-            prob.X, loss, batch_size=batch_size or None, fit_intercept=fit_intercept,
-            n_outputs=prob.k,
-        )  # fmt: skip
+        lam, trace = prob.curvature(fit_intercept)
+        lr0 = _auto_rate(lam, trace, loss, prob.n, batch_size or None, prob.k)
     else:
         lr0 = check_positive(lr_arg, "learning_rate")
     state = State(prob, kw["w0"], kw["b0"], opts)
@@ -528,7 +544,7 @@ def _fit(backend_cls: Callable[[Problem, Options], Backend], **kw: Any) -> FitRe
         vd = kw["validation_data"]
         if not isinstance(vd, Sequence) or len(vd) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        val = Problem(vd[0], vd[1], loss, n_outputs=prob.k if loss == "softmax" else None,
+        val = problem_cls(vd[0], vd[1], loss, n_outputs=prob.k if loss == "softmax" else None,
                       name_X="X_val", name_y="y_val")  # fmt: skip
         if val.d != prob.d or (loss == "mse" and val.k != prob.k):
             raise ValueError(
@@ -644,7 +660,7 @@ def _fit(backend_cls: Callable[[Problem, Options], Backend], **kw: Any) -> FitRe
 def _raise_divergence(
     prob: Problem, fit_intercept: bool, epoch: int, lr: float, start: float, current: float
 ) -> None:
-    bound = suggest_learning_rate(prob.X, prob.loss, fit_intercept=fit_intercept, n_outputs=prob.k)
+    bound = _stable_rate(prob.curvature(fit_intercept)[0], prob.loss, prob.k)
     what = "became non-finite" if not math.isfinite(current) else (
         f"grew from {start:.4g} to {current:.4g}"
     )
