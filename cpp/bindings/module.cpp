@@ -7,5 +7,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   )pbdoc";
   fastsgd::bind::register_kernels(m);
   fastsgd::bind::register_train(m);
+  fastsgd::bind::register_classify(m);
   m.attr("__version__") = FASTSGD_VERSION;
 }

@@ -18,6 +18,7 @@ namespace fastsgd::bind {
 
 void register_kernels(py::module_& m);
 void register_train(py::module_& m);
+void register_classify(py::module_& m);
 
 inline std::string shape_str(const py::array& a) {
   std::string s = "(";

@@ -9,7 +9,20 @@ a C++ core with OpenMP and used from NumPy and scikit-learn.
 from __future__ import annotations
 
 from fastsgd._ext import _core
-from fastsgd.kernels import dot, get_num_threads, mse, mse_grad, set_num_threads, sgd_step
+from fastsgd.kernels import (
+    dot,
+    get_num_threads,
+    log_softmax,
+    logistic_xent,
+    logistic_xent_grad,
+    mse,
+    mse_grad,
+    set_num_threads,
+    sgd_step,
+    softmax,
+    softmax_xent,
+    softmax_xent_grad,
+)
 from fastsgd.training import (
     DivergenceError,
     FitResult,
@@ -25,12 +38,18 @@ __all__ = [
     "FitResult",
     "__version__",
     "auto_learning_rate",
-    "fit",
-    "suggest_learning_rate",
     "dot",
+    "fit",
     "get_num_threads",
+    "log_softmax",
+    "logistic_xent",
+    "logistic_xent_grad",
     "mse",
     "mse_grad",
     "set_num_threads",
     "sgd_step",
+    "softmax",
+    "softmax_xent",
+    "softmax_xent_grad",
+    "suggest_learning_rate",
 ]

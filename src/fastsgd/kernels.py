@@ -269,3 +269,256 @@ def set_num_threads(n: int | None) -> None:
 def get_num_threads() -> int:
     """The number of threads the kernels use."""
     return int(_core.get_num_threads())
+
+
+# --- classification: softmax probabilities and the cross-entropy losses ------------------------
+
+__all__ += [
+    "log_softmax",
+    "logistic_xent",
+    "logistic_xent_grad",
+    "softmax",
+    "softmax_xent",
+    "softmax_xent_grad",
+]
+
+_SOFTMAX = 1
+_LOGISTIC = 2
+
+
+def _scores(Z: Any) -> tuple[FloatArray, tuple[int, ...]]:
+    """Z as (n, k) rows for the core, and the shape of the result."""
+    z = as_array(Z, "Z")
+    if z.ndim not in (1, 2):
+        raise ValueError(f"Z must be 1-d (k,) or 2-d (n, k), got shape {shape_str(z.shape)}")
+    if z.shape[-1] < 1:
+        raise ValueError(f"Z must hold at least one score per row, got shape {shape_str(z.shape)}")
+    return as_rows(z.reshape(1, -1) if z.ndim == 1 else z, "Z"), z.shape
+
+
+def softmax(Z: Any) -> FloatArray:
+    """Row-wise softmax: the probabilities of k classes from k scores.
+
+    ``softmax(z)_c = exp(z_c − m) / Σ_j exp(z_j − m)`` with ``m = max_j z_j``.
+    Subtracting the row maximum changes nothing mathematically and keeps every
+    exponent ≤ 0, so scores of any size (±1e4 and beyond) give finite
+    probabilities that sum to 1. Computed in float64, returned in Z's dtype; a
+    row holding NaN or +inf gives NaN.
+
+    Parameters
+    ----------
+    Z : array_like, shape (n, k) or (k,)
+        Scores, for example ``fastsgd.dot(X, W, b)``.
+
+    Returns
+    -------
+    ndarray of Z's shape and dtype (float64 for integer input), rows summing to 1.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> fastsgd.softmax(np.array([1.0, 2.0, 3.0])).round(3)
+    array([0.09 , 0.245, 0.665])
+    >>> fastsgd.softmax(np.array([[1e4, 0.0], [0.0, 0.0]]))
+    array([[1. , 0. ],
+           [0.5, 0.5]])
+    """
+    z, shape = _scores(Z)
+    if z.shape[0] == 0:
+        return np.empty(shape, dtype=z.dtype)
+    out: FloatArray = _core.softmax(z, False)
+    return out.reshape(shape)
+
+
+def log_softmax(Z: Any) -> FloatArray:
+    """Row-wise log of the softmax: ``z_c − m − log Σ_j exp(z_j − m)``, ``m = max_j z_j``.
+
+    Accurate where ``np.log(softmax(Z))`` is not: a class whose probability
+    underflows to 0 still gets its finite log-probability.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> fastsgd.log_softmax(np.array([0.0, 1000.0]))
+    array([-1000.,     0.])
+    """
+    z, shape = _scores(Z)
+    if z.shape[0] == 0:
+        return np.empty(shape, dtype=z.dtype)
+    out: FloatArray = _core.softmax(z, True)
+    return out.reshape(shape)
+
+
+def _class_labels(y: Any, n: int, limit: int, what: str) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Integer class indices in [0, limit) for n rows, as int64 for the core."""
+    y_arr = as_array(y, "y")
+    if y_arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"y must hold integer {what} (an integer dtype), got dtype {y_arr.dtype}; "
+            "map other labels to 0..k-1 first (fastsgd.SGDClassifier does this)"
+        )
+    if y_arr.shape != (n,):
+        raise ValueError(
+            f"y must have shape ({n},), one label per row of X, got {shape_str(y_arr.shape)}"
+        )
+    if n and (int(y_arr.min()) < 0 or int(y_arr.max()) >= limit):
+        raise ValueError(
+            f"y must hold {what} in [0, {limit}), found values "
+            f"{int(y_arr.min())}..{int(y_arr.max())}"
+        )
+    return np.ascontiguousarray(y_arr, dtype=np.int64)
+
+
+def _softmax_args(X: Any, y: Any, W: Any, b: Any) -> tuple[_Linear, np.ndarray[Any, Any]]:
+    """Validated (X, W, b) and int64 labels of the softmax cross-entropy."""
+    W_arr = as_array(W, "W")
+    if W_arr.ndim != 2:
+        raise ValueError(
+            f"W must be 2-d (d, k), one column of weights per class, got shape {shape_str(W_arr.shape)}"
+        )
+    k = int(W_arr.shape[1])
+    if k < 2:
+        raise ValueError(
+            f"softmax needs k >= 2 classes, got W of shape {shape_str(W_arr.shape)}; "
+            "for two classes with one weight vector use logistic_xent"
+        )
+    X_rows = as_rows(X, "X")  # converted here at most once; _Linear then uses it as it is
+    if W_arr.shape[0] != X_rows.shape[1]:
+        raise ValueError(
+            f"W has shape {shape_str(W_arr.shape)} but X has shape {shape_str(X_rows.shape)}: "
+            f"W needs {X_rows.shape[1]} rows, one per column of X"
+        )
+    if b is not None:
+        b_shape = as_array(b, "b").shape
+        if b_shape != (k,):
+            raise ValueError(
+                f"b must be None or have shape ({k},), one intercept per class, got shape "
+                f"{shape_str(b_shape)}"
+            )
+    lin = _Linear(X_rows, W_arr, b, require_rows=True)
+    return lin, _class_labels(y, lin.X.shape[0], k, "class indices")
+
+
+def _logistic_args(X: Any, y: Any, w: Any, b: Any) -> tuple[_Linear, np.ndarray[Any, Any]]:
+    """Validated (X, w, b) and int64 0/1 labels of the logistic loss."""
+    w_arr = as_array(w, "w")
+    if not (w_arr.ndim == 1 or (w_arr.ndim == 2 and w_arr.shape[1] == 1)):
+        raise ValueError(
+            f"w must have shape (d,) (one score per row), got {shape_str(w_arr.shape)}; "
+            "for k classes use softmax_xent"
+        )
+    lin = _Linear(X, w_arr, b, require_rows=True)
+    return lin, _class_labels(y, lin.X.shape[0], 2, "labels 0 or 1")
+
+
+def _grads(lin: _Linear, G: FloatArray, gb: FloatArray | None) -> tuple[FloatArray, Any]:
+    grad_w = np.ascontiguousarray(G.T, dtype=lin.dtype).reshape(lin.w_shape)
+    return grad_w, lin.grad_b(gb)
+
+
+def softmax_xent(X: Any, y: Any, W: Any, b: Any = None) -> float:
+    """Mean softmax cross-entropy of the linear classifier ``Z = X @ W + b``, in one pass.
+
+    ``loss = mean_i −log softmax(z_i)[y_i] = mean_i (log Σ_c exp(z_ic) − z_i,y_i)``,
+    computed stably (row maximum subtracted) with float64 sums.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d), n >= 1
+    y : array_like of an integer dtype, shape (n,)
+        Class indices in ``0..k-1``. Float labels are a TypeError.
+    W : array_like, shape (d, k), k >= 2
+    b : None or array_like of shape (k,)
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> round(fastsgd.softmax_xent(X, [0, 1], np.zeros((2, 3))), 4)   # log 3
+    1.0986
+    """
+    lin, labels = _softmax_args(X, y, W, b)
+    loss, _, _ = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _SOFTMAX, False)
+    return float(loss)
+
+
+def softmax_xent_grad(X: Any, y: Any, W: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
+    """Softmax cross-entropy and its gradient, fused in one pass over X.
+
+    With ``P = softmax(X @ W + b)`` and ``T`` the one-hot rows of y (n rows)::
+
+        loss   = mean_i −log P[i, y_i]
+        grad_W = Xᵀ (P − T) / n        (W's shape, X's dtype)
+        grad_b = Σ_rows (P − T) / n    ((k,); None when b is None)
+
+    Each row's scores, probabilities and its share of the gradient are formed
+    together, so no (n, k) matrix is ever held; sums are in float64.
+
+    Returns
+    -------
+    (loss, grad_W, grad_b)
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> loss, gW, gb = fastsgd.softmax_xent_grad(X, [0, 1], np.zeros((2, 2)), b=np.zeros(2))
+    >>> round(loss, 4), gW, gb   # log 2; push class 0 up for row 0, class 1 for row 1
+    (0.6931, array([[-0.25,  0.25],
+           [ 0.25, -0.25]]), array([0., 0.]))
+    """
+    lin, labels = _softmax_args(X, y, W, b)
+    loss, G, gb = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _SOFTMAX, True)
+    return (float(loss), *_grads(lin, G, gb))
+
+
+def logistic_xent(X: Any, y: Any, w: Any, b: Any = None) -> float:
+    """Mean binary log loss of the logistic model ``P(y=1) = σ(X @ w + b)``, in one pass.
+
+    ``loss = mean_i log(1 + exp(s_i)) − y_i s_i`` with ``s = X @ w + b``,
+    written so that no exponential overflows. This is softmax cross-entropy
+    with two classes whose scores are (0, s).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d), n >= 1
+    y : array_like of an integer dtype, shape (n,), values 0 or 1
+    w : array_like, shape (d,)
+    b : None or scalar
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[1.0], [-1.0]])
+    >>> round(fastsgd.logistic_xent(X, [1, 0], [0.0]), 4)   # log 2
+    0.6931
+    """
+    lin, labels = _logistic_args(X, y, w, b)
+    loss, _, _ = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _LOGISTIC, False)
+    return float(loss)
+
+
+def logistic_xent_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
+    """Binary log loss and its gradient, fused in one pass over X.
+
+    With ``s = X @ w + b`` and ``σ(s) = 1 / (1 + exp(−s))``::
+
+        loss   = mean_i log(1 + exp(s_i)) − y_i s_i
+        grad_w = Xᵀ (σ(s) − y) / n      (w's shape, X's dtype)
+        grad_b = Σ (σ(s) − y) / n       (b's shape; None when b is None)
+
+    Returns
+    -------
+    (loss, grad_w, grad_b)
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[1.0], [-1.0]])
+    >>> loss, gw, gb = fastsgd.logistic_xent_grad(X, [1, 0], [0.0], b=0.0)
+    >>> round(loss, 4), gw, float(gb)
+    (0.6931, array([-0.5]), 0.0)
+    """
+    lin, labels = _logistic_args(X, y, w, b)
+    loss, G, gb = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _LOGISTIC, True)
+    return (float(loss), *_grads(lin, G, gb))

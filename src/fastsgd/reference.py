@@ -206,3 +206,108 @@ def fit(X: Any, y: Any, w0: Any = None, **options: Any) -> Any:
     bound = sig.bind(X, y, w0, **options)
     bound.apply_defaults()
     return training._fit(NumpyBackend, **bound.arguments)
+
+
+# --- classification: softmax probabilities and the cross-entropy losses ------------------------
+
+__all__ += [
+    "log_softmax",
+    "logistic_xent",
+    "logistic_xent_grad",
+    "softmax",
+    "softmax_xent",
+    "softmax_xent_grad",
+]
+
+
+def _reference_scores(Z: Any) -> FloatArray:
+    from fastsgd.kernels import _scores
+
+    z, shape = _scores(Z)
+    return np.asarray(z).reshape(shape)
+
+
+def log_softmax(Z: Any) -> FloatArray:
+    """``z − m − log Σ exp(z − m)`` row-wise with NumPy, in Z's dtype (``m`` the row max)."""
+    z = _reference_scores(Z)
+    s: FloatArray = z - z.max(axis=-1, keepdims=True)
+    out: FloatArray = s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    return out
+
+
+def softmax(Z: Any) -> FloatArray:
+    """``exp(z − m) / Σ exp(z − m)`` row-wise with NumPy, in Z's dtype (``m`` the row max)."""
+    z = _reference_scores(Z)
+    e: FloatArray = np.exp(z - z.max(axis=-1, keepdims=True))
+    out: FloatArray = e / e.sum(axis=-1, keepdims=True)
+    return out
+
+
+def _softmax_parts(X: Any, y: Any, W: Any, b: Any) -> tuple[FloatArray, FloatArray, Any, Any]:
+    """X, the scores Z = X @ W + b (X's dtype), the labels and the parameters' layout."""
+    from fastsgd.kernels import _softmax_args
+
+    lin, labels = _softmax_args(X, y, W, b)
+    Xd, Wd, bd, _ = _params(lin.X, W, b, True)
+    Z = Xd @ Wd
+    return Xd, Z if bd is None else Z + bd, labels, lin
+
+
+def softmax_xent(X: Any, y: Any, W: Any, b: Any = None) -> float:
+    """``mean(log Σ_c exp(z_c) − z_y)`` with NumPy: scores, then log-softmax, then the mean."""
+    _, Z, labels, _ = _softmax_parts(X, y, W, b)
+    logp = log_softmax(Z)
+    return float(-np.mean(logp[np.arange(Z.shape[0]), labels], dtype=np.float64))
+
+
+def softmax_xent_grad(X: Any, y: Any, W: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
+    """With NumPy's two passes: ``P = softmax(X @ W + b)``, ``Xᵀ(P − onehot)/n``, ``Σ(P − onehot)/n``."""
+    Xd, Z, labels, lin = _softmax_parts(X, y, W, b)
+    n = Z.shape[0]
+    rows = np.arange(n)
+    loss = float(-np.mean(log_softmax(Z)[rows, labels], dtype=np.float64))
+    R = softmax(Z)
+    R[rows, labels] -= 1  # P − onehot(y)
+    grad_W = (Xd.T @ R) / n
+    grad_b = None if b is None else (R.sum(axis=0) / n).astype(lin.dtype)
+    return loss, grad_W.astype(lin.dtype), grad_b
+
+
+def _logistic_parts(X: Any, y: Any, w: Any, b: Any) -> tuple[FloatArray, FloatArray, Any, Any]:
+    """X, the scores s = X @ w + b as (n,) in X's dtype, the 0/1 labels and the layout."""
+    from fastsgd.kernels import _logistic_args
+
+    lin, labels = _logistic_args(X, y, w, b)
+    Xd, wd, bd, _ = _params(lin.X, w, b, True)
+    s = (Xd @ wd.reshape(lin.X.shape[1])).reshape(-1)
+    if bd is not None:
+        s = s + bd.reshape(())
+    return Xd, s, labels, lin
+
+
+def _softplus(s: FloatArray) -> FloatArray:
+    """log(1 + exp(s)) without overflow."""
+    return np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s)))
+
+
+def _sigmoid(s: FloatArray) -> FloatArray:
+    """1 / (1 + exp(−s)) without overflow."""
+    e = np.exp(-np.abs(s))
+    return np.where(s >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def logistic_xent(X: Any, y: Any, w: Any, b: Any = None) -> float:
+    """``mean(log(1 + exp(s)) − y·s)``, ``s = X @ w + b``, with NumPy."""
+    _, s, t, _ = _logistic_parts(X, y, w, b)
+    return float(np.mean(_softplus(s) - t * s, dtype=np.float64))
+
+
+def logistic_xent_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
+    """With NumPy's two passes: ``s = X @ w + b``, ``Xᵀ(σ(s) − y)/n``, ``Σ(σ(s) − y)/n``."""
+    Xd, s, t, lin = _logistic_parts(X, y, w, b)
+    n = s.shape[0]
+    loss = float(np.mean(_softplus(s) - t * s, dtype=np.float64))
+    r = _sigmoid(s) - t.astype(s.dtype)
+    grad_w = ((Xd.T @ r) / n).astype(lin.dtype).reshape(lin.w_shape)
+    gb = None if b is None else np.atleast_1d(r.sum() / n)
+    return loss, grad_w, lin.grad_b(gb)
