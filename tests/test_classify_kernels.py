@@ -361,7 +361,10 @@ def test_labels_must_be_integers():
     ("bad", "match"),
     [
         (np.array([-1, 0, 1, 2, 3, 0, 1, 2, 3, 0]), r"y must hold class indices in \[0, 4\)"),
-        (np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 0]), r"y must hold class indices in \[0, 4\).*0\.\.4"),
+        (
+            np.array([0, 1, 2, 3, 4, 0, 1, 2, 3, 0]),
+            r"y must hold class indices in \[0, 4\).*0\.\.4",
+        ),
         (np.zeros(9, dtype=int), r"y must have shape \(10,\)"),
         (np.zeros((10, 1), dtype=int), r"y must have shape \(10,\)"),
     ],
@@ -375,7 +378,7 @@ def test_bad_softmax_labels(bad, match):
 
 
 def test_bad_logistic_labels():
-    X, y, w = logistic_problem(6, 2, np.float64)
+    X, _, w = logistic_problem(6, 2, np.float64)
     for bad in ([0, 1, 2, 0, 1, 0], [0, 1, -1, 0, 1, 0]):
         with pytest.raises(ValueError, match=r"y must hold labels 0 or 1"):
             fastsgd.logistic_xent(X, np.array(bad), w)
