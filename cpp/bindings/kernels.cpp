@@ -204,6 +204,24 @@ void register_kernels(py::module_& m) {
       },
       "n"_a, "seed"_a, "epoch"_a,
       R"pbdoc(The shuffled order of rows 0..n-1 used for the given seed and epoch.)pbdoc");
+  m.def(
+      "stream_read",
+      [](const py::array& X, int threads) {
+        double s;
+        if (is_float32(X)) {
+          const float* p = as_contiguous<float>(X, "X");
+          const py::gil_scoped_release release;
+          s = stream_sum(p, static_cast<index_t>(X.size()), threads);
+        } else {
+          const double* p = as_contiguous<double>(X, "X");
+          const py::gil_scoped_release release;
+          s = stream_sum(p, static_cast<index_t>(X.size()), threads);
+        }
+        return s;
+      },
+      "X"_a.noconvert(), "threads"_a = 0,
+      R"pbdoc(Σ X, reading a C-contiguous array once: the memory-bandwidth limit of a one-pass
+        kernel, for the benchmarks.)pbdoc");
   m.def("get_num_threads", &num_threads, "Threads the kernels use.");
   m.def("set_num_threads", &set_num_threads, "n"_a,
         "Set the threads the kernels use (0: follow OpenMP's setting).");

@@ -48,6 +48,7 @@ struct Workspace {
   int threads = 0;  // > 0: use this many threads instead of num_threads()
   std::vector<double> partial;
   std::vector<double> scratch;
+  std::vector<float> wf;
 };
 
 // Mean loss over rows [0, n) of p; with G != nullptr also the mean gradient
@@ -56,11 +57,17 @@ struct Workspace {
 //   softmax:  loss = Σ −log p_y / n   G = 1/n Σ (p − onehot) xᵀ
 //   logistic: loss = Σ softplus / n   G = 1/n Σ (σ − t) x
 template <class T>
-double loss_grad(const Problem<T>& p, index_t n, Loss loss, double* G, double* gb,
+double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, double* gb,
                  Workspace& ws) {
   const IsaKernels& kt = active_kernels();
-  const GradRowsFn<T> fn = grad_fn(kt, p.X);
-  const index_t d = p.d, k = p.k;
+  const GradRowsFn<T> fn = grad_fn(kt, problem.X);
+  const index_t d = problem.d, k = problem.k;
+  Problem<T> p = problem;
+  if constexpr (sizeof(T) == 4) {  // float32 data multiplies by float32 weights
+    ws.wf.resize(static_cast<std::size_t>(k * d));
+    for (index_t j = 0; j < k * d; ++j) ws.wf[static_cast<std::size_t>(j)] = static_cast<float>(p.Wt[j]);
+    p.Wf = ws.wf.data();
+  }
   const bool want_grad = G != nullptr;
   const index_t psize = want_grad ? 1 + k + k * d : 1;
   // Partial blocks a whole number of cache lines apart, never a multiple of
@@ -136,6 +143,33 @@ void predict(const Problem<T>& p, index_t n, T* out, index_t ldo, int threads = 
     const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
     fn(p, r0, r1, out, ldo);
   }
+}
+
+// Σ of a contiguous array, read once in fixed-size chunks (threads in parallel).
+template <class T>
+double stream_sum(const T* x, index_t n, int threads = 0) {
+  const IsaKernels& kt = active_kernels();
+  double (*fn)(const T*, index_t) = nullptr;
+  if constexpr (sizeof(T) == 4)
+    fn = kt.sum_f32;
+  else
+    fn = kt.sum_f64;
+  const index_t chunk = index_t{1} << 18;
+  const index_t nchunks = (n + chunk - 1) / chunk;
+  if (nchunks <= 1) return n > 0 ? fn(x, n) : 0.0;
+  std::vector<double> part(static_cast<std::size_t>(nchunks));
+  const int nthreads = threads > 0 ? threads : num_threads();
+  (void)nthreads;
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+#endif
+  for (index_t c = 0; c < nchunks; ++c) {
+    const index_t r0 = c * chunk;
+    part[static_cast<std::size_t>(c)] = fn(x + r0, (r0 + chunk < n ? r0 + chunk : n) - r0);
+  }
+  double s = 0.0;
+  for (double v : part) s += v;
+  return s;
 }
 
 }  // namespace fastsgd

@@ -40,6 +40,23 @@ inline void predict_rows(const Problem<T>& p, index_t r0, index_t r1, T* out, in
   }
 }
 
+// Σ x over a contiguous block: a plain streaming read of memory, the speed
+// limit of any one-pass kernel (used by the benchmarks).
+template <class T>
+inline double stream_sum(const T* x, index_t n) {
+  vd8 a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 += vload(x + i);
+    a1 += vload(x + i + 8);
+    a2 += vload(x + i + 16);
+    a3 += vload(x + i + 24);
+  }
+  double s = hsum((a0 + a1) + (a2 + a3));
+  for (; i < n; ++i) s += static_cast<double>(x[i]);
+  return s;
+}
+
 // One step of the permutation's bijection on [0, 2^m) (see random.hpp).
 inline std::uint64_t perm_step(const PermKey& key, std::uint64_t x) {
   constexpr std::uint64_t M[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,

@@ -26,6 +26,8 @@ struct IsaKernels {
   PredictRowsFn<float> predict_f32;
   PredictRowsFn<double> predict_f64;
   PermFn perm;
+  double (*sum_f32)(const float*, index_t);
+  double (*sum_f64)(const double*, index_t);
 };
 
 const IsaKernels& isa_kernels_baseline();

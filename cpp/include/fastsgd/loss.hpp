@@ -56,6 +56,55 @@ inline void row_dots(const T* const* x, const double* w, index_t d, double* s) {
   }
 }
 
+#if defined(FASTSGD_NATIVE_VECTORS)
+// float32 rows: products and sums of at most 4 terms per lane in float32
+// (16 lanes), flushed into double accumulators every 64 columns. wf is w
+// rounded to float32, as NumPy's float32 X @ w would use it.
+template <int R>
+inline void row_dots_f32(const float* const* x, const float* wf, index_t d, double* s) {
+  vd8 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = vzero();
+  index_t j = 0;
+  while (j + 16 <= d) {
+    vf16 part[R];
+    for (int r = 0; r < R; ++r) part[r] = fzero();
+    const index_t stop = j + 64 <= d ? j + 64 : d - (d - j) % 16;
+    for (; j < stop; j += 16) {
+      const vf16 wv = fload(wf + j);
+      for (int r = 0; r < R; ++r) part[r] += fload(x[r] + j) * wv;
+    }
+    for (int r = 0; r < R; ++r) acc[r] += cvt_lo(part[r]) + cvt_hi(part[r]);
+  }
+  if (j < d) {  // the last d mod 16 columns, one masked vector
+    const vf16 wv = fload_partial(wf + j, d - j);
+    for (int r = 0; r < R; ++r) {
+      const vf16 t = fload_partial(x[r] + j, d - j) * wv;
+      acc[r] += cvt_lo(t) + cvt_hi(t);
+    }
+  }
+  for (int r = 0; r < R; ++r) s[r] = hsum(acc[r]);
+}
+
+// g += Σ_r c[r] · x_r for float32 rows: the R-term sum in float32, added to g in double.
+template <int R>
+inline void row_axpy_f32(double* g, const double* c, const float* const* x, index_t d) {
+  vf16 cv[R];
+  for (int r = 0; r < R; ++r) cv[r] = fbroadcast(static_cast<float>(c[r]));
+  index_t j = 0;
+  for (; j + 16 <= d; j += 16) {
+    vf16 t = cv[0] * fload(x[0] + j);
+    for (int r = 1; r < R; ++r) t += cv[r] * fload(x[r] + j);
+    vstore(g + j, vload(g + j) + cvt_lo(t));
+    vstore(g + j + 8, vload(g + j + 8) + cvt_hi(t));
+  }
+  for (; j < d; ++j) {
+    double t = g[j];
+    for (int r = 0; r < R; ++r) t += c[r] * static_cast<double>(x[r][j]);
+    g[j] = t;
+  }
+}
+#endif
+
 // g += Σ_r c[r] · x_r   (the gradient's rank-R update, in double)
 template <int R, int D, class T>
 inline void row_axpy(double* g, const double* c, const T* const* x, index_t d) {
@@ -141,7 +190,15 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
   double* z = scratch;       // z[c·R + r]
   double* dz = scratch + R * k;
   for (index_t c = 0; c < k; ++c) {
+#if defined(FASTSGD_NATIVE_VECTORS)
+    if constexpr (D == 0 && sizeof(T) == 4) {
+      row_dots_f32<R>(x, p.Wf + c * d, d, z + c * R);
+    } else {
+      row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
+    }
+#else
     row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
+#endif
     const double bc = p.b != nullptr ? p.b[c] : 0.0;
     for (int r = 0; r < R; ++r) z[c * R + r] += bc;
   }
@@ -155,7 +212,15 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
       double sb = 0.0;
       for (int r = 0; r < R; ++r) sb += dz[c * R + r];
       gb[c] += sb;
+#if defined(FASTSGD_NATIVE_VECTORS)
+      if constexpr (D == 0 && sizeof(T) == 4) {
+        row_axpy_f32<R>(G + c * d, dz + c * R, x, d);
+      } else {
+        row_axpy<R, D>(G + c * d, dz + c * R, x, d);
+      }
+#else
       row_axpy<R, D>(G + c * d, dz + c * R, x, d);
+#endif
     }
   }
 }

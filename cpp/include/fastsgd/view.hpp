@@ -27,6 +27,7 @@ struct Problem {
   index_t ldy = 0;
   const std::int64_t* labels = nullptr;
   const double* Wt = nullptr;
+  const float* Wf = nullptr;  // Wt rounded to float32 (k, d), set by the driver for float data
   const double* b = nullptr;  // (k,) or nullptr
 };
 
