@@ -8,6 +8,8 @@ a C++ core with OpenMP and used from NumPy and scikit-learn.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastsgd._ext import _core
 from fastsgd.kernels import (
     dot,
@@ -33,9 +35,27 @@ from fastsgd.training import (
 
 __version__: str = _core.__version__
 
+_ESTIMATORS = ("SGDClassifier", "SGDRegressor")
+
+
+def __getattr__(name: str) -> Any:
+    # The scikit-learn estimators are imported on first use, so that fastsgd itself
+    # works without scikit-learn (fastsgd.estimators raises a clear ImportError).
+    if name in _ESTIMATORS:
+        from fastsgd import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'fastsgd' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ESTIMATORS))
+
 __all__ = [
     "DivergenceError",
     "FitResult",
+    "SGDClassifier",
+    "SGDRegressor",
     "__version__",
     "auto_learning_rate",
     "dot",

@@ -1,0 +1,619 @@
+"""SGDRegressor and SGDClassifier: scikit-learn integration, results, and the estimator API."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import tracemalloc
+import types
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+
+from sklearn.datasets import make_blobs, make_classification, make_regression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import fastsgd
+from fastsgd import SGDClassifier, SGDRegressor
+
+
+def regression(n=600, d=8, k=None, noise=0.5, seed=0):
+    X, y = make_regression(
+        n_samples=n, n_features=d, n_targets=k or 1, noise=noise, bias=3.0, random_state=seed
+    )
+    return X, y
+
+
+def blobs(n=600, centers=3, seed=0, labels=None):
+    X, y = make_blobs(n_samples=n, centers=centers, cluster_std=0.6, random_state=seed)
+    if labels is not None:
+        y = np.asarray(labels)[y]
+    return X, y
+
+
+# --- import without scikit-learn ----------------------------------------------------------
+
+
+def test_fastsgd_imports_without_sklearn():
+    code = (
+        "import sys\n"
+        "sys.modules['sklearn'] = None  # import sklearn now fails\n"
+        "import fastsgd\n"
+        "fastsgd.fit([[1.0], [2.0]], [1.0, 2.0], epochs=1)\n"
+        "try:\n"
+        "    fastsgd.SGDRegressor\n"
+        "except ImportError as e:\n"
+        "    print('ImportError:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "ImportError:" in out.stdout
+    assert "fastsgd[sklearn]" in out.stdout
+
+
+def test_estimators_are_exported():
+    assert "SGDRegressor" in fastsgd.__all__
+    assert "SGDClassifier" in fastsgd.__all__
+    assert fastsgd.SGDRegressor is SGDRegressor
+    with pytest.raises(AttributeError, match="no attribute"):
+        _ = fastsgd.SGDNothing
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def test_regressor_reaches_a_good_r2():
+    X, y = regression(n=2000, d=20, noise=5.0)
+    reg = SGDRegressor(random_state=0).fit(X, y)
+    assert reg.score(X, y) > 0.99
+    ols = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)[0]
+    np.testing.assert_allclose(reg.coef_, ols[:-1], atol=0.05 * np.abs(ols).max())
+    assert reg.coef_.shape == (20,)
+    assert isinstance(reg.intercept_, float)
+    assert abs(reg.intercept_ - 3.0) < 0.01 * y.std()
+
+
+def test_regressor_full_batch_reaches_least_squares():
+    X, y = regression(n=300, d=5)
+    reg = SGDRegressor(batch_size=None, epochs=500, random_state=0).fit(X, y)
+    ols = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), y, rcond=None)[0]
+    np.testing.assert_allclose(reg.coef_, ols[:-1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(reg.intercept_, ols[-1], rtol=1e-4, atol=1e-4)
+
+
+def test_regressor_is_fastsgd_fit():
+    X, y = regression(n=300, d=5)
+    reg = SGDRegressor(random_state=3, epochs=4, momentum=0.5).fit(X, y)
+    seed = int(np.random.RandomState(3).randint(np.iinfo(np.int32).max))
+    r = fastsgd.fit(
+        X, y, learning_rate="auto", batch_size=32, epochs=4, momentum=0.5, fit_intercept=True,
+        seed=seed,
+    )  # fmt: skip
+    np.testing.assert_array_equal(reg.coef_, r.w)
+    assert reg.intercept_ == r.b
+    np.testing.assert_array_equal(reg.loss_history_, r.loss_history)
+    assert reg.learning_rate_ == r.learning_rate
+    assert reg.n_iter_ == 4
+    assert reg.t_ == 4 * 10  # ceil(300 / 32) steps per epoch
+
+
+def test_classifier_reaches_a_good_accuracy_on_separable_data():
+    X, y = blobs(n=900, centers=4)
+    clf = SGDClassifier(random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.98
+    assert clf.coef_.shape == (4, 2)
+    assert clf.intercept_.shape == (4,)
+
+
+def test_classifier_binary_is_logistic_regression():
+    X, y = make_classification(n_samples=800, n_features=5, n_informative=3, random_state=0)
+    clf = SGDClassifier(batch_size=None, epochs=3000, random_state=0).fit(X, y)
+    assert clf.coef_.shape == (1, 5)
+    assert clf.intercept_.shape == (1,)
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=10_000).fit(X, y)  # (almost) unregularised
+    p_ours = clf.predict_proba(X)[:, 1]
+    p_ref = lr.predict_proba(X)[:, 1]
+    assert np.abs(p_ours - p_ref).max() < 0.02
+    assert abs(clf.score(X, y) - lr.score(X, y)) <= 0.01
+
+
+def test_classifier_multiclass_is_softmax_regression():
+    X, y = make_classification(
+        n_samples=900, n_features=6, n_informative=4, n_classes=3, random_state=1
+    )
+    clf = SGDClassifier(batch_size=None, epochs=3000, random_state=0).fit(X, y)
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e6, max_iter=10_000).fit(X, y)  # multinomial
+    assert np.abs(clf.predict_proba(X) - lr.predict_proba(X)).max() < 0.02
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [["cat", "dog", "emu"], ["no", "yes"], [-5, 7, 30], [1.0, 3.0]],
+    ids=["str3", "str2", "int3", "float2"],
+)
+def test_class_labels_of_any_kind(labels):
+    X, y = blobs(n=300, centers=len(labels), labels=labels)
+    clf = SGDClassifier(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    pred = clf.predict(X)
+    assert set(pred) <= set(labels)
+    assert pred.dtype == np.asarray(labels).dtype
+    assert clf.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize("centers", [2, 4])
+def test_predict_is_argmax_of_predict_proba(centers):
+    X, y = blobs(n=400, centers=centers, seed=4, labels=list("abcd")[:centers])
+    X = X + np.random.default_rng(0).standard_normal(X.shape) * 2  # overlapping classes
+    clf = SGDClassifier(random_state=0, epochs=5).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (400, centers)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(proba >= 0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(proba, axis=1)])
+    np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-9, atol=1e-12)
+    scores = clf.decision_function(X)
+    if centers == 2:
+        assert scores.shape == (400,)
+        np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-scores)), rtol=1e-12)
+    else:
+        assert scores.shape == (400, centers)
+        expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(proba, expected / expected.sum(axis=1, keepdims=True))
+    assert 0.3 < (clf.predict(X) == y).mean() < 1.0  # a real, imperfect problem
+
+
+def test_predict_proba_is_stable_for_huge_scores():
+    X, y = blobs(n=200, centers=3)
+    clf = SGDClassifier(random_state=0, epochs=2).fit(X, y)
+    clf.coef_ = clf.coef_ * 1e6  # scores around ±1e6
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        proba = clf.predict_proba(X)
+        log_proba = clf.predict_log_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.isfinite(log_proba).all() or np.isneginf(log_proba).any()
+    assert (log_proba <= 0).all()
+
+
+def test_multi_output_regression():
+    X, Y = regression(n=800, d=6, k=3)
+    reg = SGDRegressor(random_state=0, epochs=40).fit(X, Y)
+    assert reg.coef_.shape == (3, 6)
+    assert reg.intercept_.shape == (3,)
+    pred = reg.predict(X)
+    assert pred.shape == (800, 3)
+    assert reg.score(X, Y) > 0.999
+    ols = np.linalg.lstsq(np.column_stack([X, np.ones(len(X))]), Y, rcond=None)[0]
+    np.testing.assert_allclose(reg.coef_, ols[:-1].T, atol=0.02 * np.abs(ols).max())
+
+
+def test_single_column_y_keeps_its_shape():
+    X, y = regression(n=200, d=3)
+    reg = SGDRegressor(random_state=0).fit(X, y[:, None])
+    assert reg.coef_.shape == (1, 3)
+    assert reg.predict(X).shape == (200, 1)
+
+
+def test_fit_intercept_false():
+    X, y = regression(n=300, d=4)
+    reg = SGDRegressor(fit_intercept=False, random_state=0).fit(X, y)
+    assert reg.intercept_ == 0.0
+    np.testing.assert_allclose(reg.predict(X), X @ reg.coef_)
+    clf = SGDClassifier(fit_intercept=False, random_state=0).fit(*blobs(centers=3))
+    np.testing.assert_array_equal(clf.intercept_, np.zeros(3))
+
+
+# --- dtypes and copies ---------------------------------------------------------------------
+
+
+def test_float32_stays_float32():
+    X, y = regression(n=500, d=5)
+    X32 = X.astype(np.float32)
+    reg = SGDRegressor(random_state=0).fit(X32, y)
+    assert reg.predict(X32).dtype == np.float32
+    # the same as training on the float32 data directly
+    seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
+    r = fastsgd.fit(X32, y.astype(np.float32), learning_rate="auto", batch_size=32, epochs=20,
+                    fit_intercept=True, seed=seed)  # fmt: skip
+    np.testing.assert_array_equal(reg.coef_, r.w)
+    r64 = SGDRegressor(random_state=0).fit(X, y)
+    assert not np.array_equal(reg.coef_, r64.coef_)
+    assert r64.predict(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fit_does_not_copy_x(dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 10)).astype(dtype)
+    y = (X @ np.arange(10.0)).astype(dtype)
+    tracemalloc.start()
+    try:
+        SGDRegressor(epochs=1, random_state=0).fit(X, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.5 * X.nbytes  # a copy of X would be at least X.nbytes
+
+
+def test_integer_and_list_input():
+    X, y = blobs(n=200, centers=2)
+    Xi = np.round(X * 10).astype(np.int64)
+    clf = SGDClassifier(random_state=0).fit(Xi.tolist(), y.tolist())
+    assert clf.score(Xi, y) > 0.95
+    assert clf.predict(Xi).dtype == y.dtype
+
+
+# --- scikit-learn integration -------------------------------------------------------------
+
+
+def test_pipeline():
+    X, y = regression(n=500, d=6)
+    X = X * 50 + 200  # unscaled
+    pipe = make_pipeline(StandardScaler(), SGDRegressor(random_state=0)).fit(X, y)
+    assert pipe.score(X, y) > 0.999
+    Xc, yc = blobs(n=400, centers=3, labels=["a", "b", "c"])
+    pipe = make_pipeline(StandardScaler(), SGDClassifier(random_state=0)).fit(Xc, yc)
+    assert pipe.score(Xc, yc) > 0.98
+
+
+def test_unscaled_data_with_auto_learning_rate():
+    # scikit-learn's checks feed features around 100: "auto" must stay stable there
+    rng = np.random.default_rng(0)
+    X = rng.normal(loc=100, size=(300, 2))
+    y = X @ np.array([1.0, -1.0]) + rng.normal(scale=0.1, size=300)
+    reg = SGDRegressor(random_state=0).fit(X, y)  # no DivergenceError
+    assert np.isfinite(reg.coef_).all()
+    assert reg.loss_history_.max() < 2 * reg.loss_history_[0]  # bounded, not diverging
+    lam = np.linalg.eigvalsh(
+        2 * np.column_stack([X, np.ones(300)]).T @ np.column_stack([X, np.ones(300)]) / 300
+    ).max()
+    assert reg.learning_rate_ < 2 / lam  # below the full-batch stability bound
+    # such data is badly conditioned: scaling it is what makes SGD fit it
+    pipe = make_pipeline(StandardScaler(), SGDRegressor(random_state=0)).fit(X, y)
+    assert pipe.score(X, y) > 0.99
+    assert reg.score(X, y) < 0.5
+
+
+def test_grid_search():
+    X, y = regression(n=400, d=4, noise=2.0)
+    grid = GridSearchCV(
+        SGDRegressor(random_state=0),
+        {"learning_rate": ["auto", 1e-4], "batch_size": [16, 64]},
+        cv=3,
+    ).fit(X, y)
+    assert grid.best_params_["learning_rate"] == "auto"  # 1e-4 is far too small here
+    assert grid.best_score_ > 0.99
+    assert len(grid.cv_results_["params"]) == 4
+    Xc, yc = blobs(n=300, centers=3, labels=["x", "y", "z"])
+    grid = GridSearchCV(SGDClassifier(random_state=0), {"weight_decay": [0.0, 0.01]}, cv=3)
+    assert grid.fit(Xc, yc).best_score_ > 0.95
+
+
+@pytest.mark.parametrize("est_cls", [SGDRegressor, SGDClassifier])
+def test_pickle_round_trip(est_cls):
+    if est_cls is SGDRegressor:
+        X, y = regression(n=300, d=5)
+    else:
+        X, y = blobs(n=300, centers=3, labels=["a", "b", "c"])
+    est = est_cls(random_state=0, momentum=0.9).fit(X, y)
+    clone = pickle.loads(pickle.dumps(est))
+    assert clone.get_params() == est.get_params()
+    np.testing.assert_array_equal(clone.predict(X), est.predict(X))
+    if est_cls is SGDClassifier:
+        np.testing.assert_array_equal(clone.predict_proba(X), est.predict_proba(X))
+        np.testing.assert_array_equal(clone.classes_, est.classes_)
+    # and the unpickled estimator keeps training
+    clone.partial_fit(X, y)
+    assert clone.n_iter_ == est.n_iter_ + 1
+
+
+def test_feature_names_with_pandas():
+    pd = pytest.importorskip("pandas")
+    X, y = regression(n=200, d=3)
+    df = pd.DataFrame(X, columns=["age", "height", "weight"])
+    reg = SGDRegressor(random_state=0).fit(df, pd.Series(y))
+    np.testing.assert_array_equal(reg.feature_names_in_, ["age", "height", "weight"])
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(reg.predict(df), reg.predict(X))
+    with pytest.raises(ValueError, match="feature names"):
+        reg.predict(df.rename(columns={"age": "years"}))
+    reg_np = SGDRegressor(random_state=0).fit(X, y)
+    assert not hasattr(reg_np, "feature_names_in_")
+
+
+def test_same_random_state_same_model():
+    X, y = regression(n=300, d=5)
+    a = SGDRegressor(random_state=7).fit(X, y)
+    b = SGDRegressor(random_state=7).fit(X, y)
+    c = SGDRegressor(random_state=8).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert not np.array_equal(a.coef_, c.coef_)
+    rs = np.random.RandomState(7)
+    d = SGDRegressor(random_state=rs).fit(X, y)
+    np.testing.assert_array_equal(d.coef_, a.coef_)
+
+
+def test_n_threads_do_not_change_the_result():
+    X, y = regression(n=20_000, d=64)
+    a = SGDRegressor(random_state=0, batch_size=None, epochs=3, n_threads=1).fit(X, y)
+    b = SGDRegressor(random_state=0, batch_size=None, epochs=3, n_threads=2).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+# --- partial_fit and warm_start -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule", ["constant", "invscaling", "step"])
+def test_partial_fit_epochs_equal_fit_epochs(schedule):
+    X, y = regression(n=300, d=5)
+    kw = {"random_state": 1, "schedule": schedule, "step_size": 1, "gamma": 0.5}
+    full = SGDRegressor(epochs=3, **kw).fit(X, y)
+    inc = SGDRegressor(epochs=3, **kw)
+    for _ in range(3):
+        inc.partial_fit(X, y)
+    np.testing.assert_array_equal(inc.coef_, full.coef_)
+    assert inc.intercept_ == full.intercept_
+    np.testing.assert_array_equal(inc.loss_history_, full.loss_history_)
+    assert (inc.n_iter_, inc.t_, inc.learning_rate_) == (3, full.t_, full.learning_rate_)
+
+
+def test_classifier_partial_fit_equals_fit():
+    X, y = blobs(n=300, centers=3, labels=["a", "b", "c"])
+    full = SGDClassifier(epochs=2, random_state=0).fit(X, y)
+    inc = SGDClassifier(epochs=2, random_state=0)
+    inc.partial_fit(X, y, classes=["c", "b", "a"])
+    inc.partial_fit(X, y)
+    np.testing.assert_array_equal(inc.classes_, ["a", "b", "c"])
+    np.testing.assert_array_equal(inc.coef_, full.coef_)
+    np.testing.assert_array_equal(inc.intercept_, full.intercept_)
+
+
+def test_partial_fit_streaming_approaches_fit():
+    X, y = regression(n=4000, d=10, noise=1.0)
+    full = SGDRegressor(random_state=0, epochs=10).fit(X, y)
+    stream = SGDRegressor(random_state=0)
+    chunks = np.array_split(np.arange(len(X)), 8)
+    for _ in range(10):  # ten passes over eight chunks
+        for idx in chunks:
+            stream.partial_fit(X[idx], y[idx])
+    assert stream.n_iter_ == 80
+    assert len(stream.loss_history_) == 81
+    assert stream.score(X, y) > full.score(X, y) - 1e-3
+    np.testing.assert_allclose(stream.coef_, full.coef_, atol=0.01 * np.abs(full.coef_).max())
+
+
+def test_classifier_partial_fit_streaming_with_chunks_missing_classes():
+    X, y = blobs(n=900, centers=3, labels=["a", "b", "c"])
+    order = np.argsort(y, kind="stable")  # sorted: early chunks hold one class only
+    X, y = X[order], y[order]
+    clf = SGDClassifier(random_state=0)
+    for _ in range(5):
+        for idx in np.array_split(np.random.default_rng(0).permutation(900), 9):
+            clf.partial_fit(X[idx], y[idx], classes=["a", "b", "c"])
+    assert clf.score(X, y) > 0.98
+    first = SGDClassifier(random_state=0).partial_fit(X[:10], y[:10], classes=["a", "b", "c"])
+    assert first.coef_.shape == (3, 2)  # all classes known from the first chunk
+
+
+def test_partial_fit_errors():
+    X, y = blobs(n=100, centers=3)
+    with pytest.raises(ValueError, match="classes"):
+        SGDClassifier().partial_fit(X, y)
+    clf = SGDClassifier().partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X, np.full(100, 5))
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :1], y)
+    reg = SGDRegressor().partial_fit(X, y.astype(float))
+    with pytest.raises(ValueError, match=r"outputs|1-d"):
+        reg.partial_fit(X, np.ones((100, 2)))
+
+
+def test_warm_start_continues_the_same_run():
+    X, y = regression(n=300, d=5)
+    full = SGDRegressor(random_state=0, epochs=6).fit(X, y)
+    warm = SGDRegressor(random_state=0, epochs=3, warm_start=True)
+    warm.fit(X, y)
+    first = warm.coef_.copy()
+    warm.fit(X, y)
+    np.testing.assert_array_equal(warm.coef_, full.coef_)  # 3 + 3 epochs == 6 epochs
+    assert not np.array_equal(first, warm.coef_)
+    cold = SGDRegressor(random_state=0, epochs=3, warm_start=False).fit(X, y)
+    np.testing.assert_array_equal(cold.fit(X, y).coef_, first)  # restarts each time
+
+
+def test_warm_start_with_zero_epochs_keeps_the_model():
+    X, y = blobs(n=200, centers=3)
+    clf = SGDClassifier(random_state=0).fit(X, y)
+    coef = clf.coef_.copy()
+    clf.set_params(warm_start=True, epochs=0).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, coef)
+
+
+def test_warm_start_shape_mismatch():
+    X, y = regression(n=100, d=4)
+    reg = SGDRegressor(warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start"):
+        reg.fit(X[:, :3], y)
+    with pytest.raises(ValueError, match="warm_start"):
+        reg.fit(X, np.column_stack([y, y]))
+    Xc, yc = blobs(n=90, centers=3)
+    clf = SGDClassifier(warm_start=True).fit(Xc, yc)
+    with pytest.raises(ValueError, match="warm_start"):
+        clf.fit(Xc, yc + 1)  # other labels, same number of classes
+
+
+# --- options -------------------------------------------------------------------------------
+
+
+def test_early_stopping():
+    rng = np.random.default_rng(7)
+    d = 60
+    X = rng.standard_normal((120, d))
+    y = X[:, 0] + rng.standard_normal(120)  # one useful feature, many to overfit with
+    reg = SGDRegressor(
+        early_stopping=True, validation_fraction=0.25, batch_size=None, epochs=2000,
+        learning_rate=0.05, n_iter_no_change=10, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert reg.n_iter_ < 2000
+    h = reg.validation_loss_history_
+    assert len(h) == reg.n_iter_ + 1
+    best = int(np.argmin(h))
+    assert reg.n_iter_ == best + 10
+    again = SGDRegressor(**reg.get_params()).fit(X, y)
+    np.testing.assert_array_equal(again.coef_, reg.coef_)  # the split follows random_state
+
+
+def test_classifier_early_stopping_runs():
+    X, y = blobs(n=300, centers=3, labels=["a", "b", "c"])
+    clf = SGDClassifier(early_stopping=True, epochs=200, random_state=0).fit(X, y)
+    assert clf.validation_loss_history_ is not None
+    assert clf.n_iter_ < 200
+    assert clf.score(X, y) > 0.95
+
+
+def test_no_validation_history_without_early_stopping():
+    X, y = regression(n=100, d=3)
+    assert SGDRegressor().fit(X, y).validation_loss_history_ is None
+
+
+def test_verbose_shows_a_progress_bar(capsys):
+    X, y = regression(n=100, d=3)
+    SGDRegressor(verbose=1, epochs=3).fit(X, y)
+    assert "fastsgd" in capsys.readouterr().err
+    SGDRegressor(verbose=0, epochs=3).fit(X, y)
+    assert capsys.readouterr().err == ""
+
+
+def test_user_learning_rate_that_diverges_raises():
+    X, y = regression(n=200, d=4)
+    with pytest.raises(fastsgd.DivergenceError, match="learning_rate=50"):
+        SGDRegressor(learning_rate=50.0, batch_size=None).fit(X, y)
+
+
+def test_options_reach_fit():
+    X, y = regression(n=200, d=4)
+    plain = SGDRegressor(random_state=0).fit(X, y)
+    a = SGDRegressor(random_state=0, momentum=0.9, nesterov=True).fit(X, y)
+    assert not np.allclose(a.coef_, plain.coef_)
+    assert a.score(X, y) > 0.99
+    # weight decay (not on the intercept) is ridge regression: (2XᵀX/n + λI) w = 2Xᵀ(y − b)/n
+    b = SGDRegressor(random_state=0, weight_decay=1.0, batch_size=None, epochs=300).fit(X, y)
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    ridge = np.linalg.solve(2 * Xc.T @ Xc / len(X) + np.eye(4), 2 * Xc.T @ yc / len(X))
+    np.testing.assert_allclose(b.coef_, ridge, rtol=1e-6)
+    np.testing.assert_allclose(b.intercept_, y.mean() - X.mean(axis=0) @ ridge, rtol=1e-6)
+    c = SGDRegressor(random_state=0, schedule="cosine", epochs=5, learning_rate=0.01).fit(X, y)
+    assert c.learning_rate_ == 0.01
+    d = SGDRegressor(random_state=0, tol=1e9, n_iter_no_change=2).fit(X, y)
+    assert d.n_iter_ == 2  # no epoch improves by 1e9
+
+
+BAD_PARAMS = {
+    "learning_rate-str": ({"learning_rate": "fast"}, ValueError, "learning_rate"),
+    "learning_rate-neg": ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+    "batch_size": ({"batch_size": 0}, ValueError, "batch_size"),
+    "epochs": ({"epochs": -1}, ValueError, "epochs"),
+    "schedule": ({"schedule": "sometimes"}, ValueError, "schedule"),
+    "momentum": ({"momentum": -0.1}, ValueError, "momentum"),
+    "validation_fraction": (
+        {"early_stopping": True, "validation_fraction": 1.5},
+        ValueError,
+        "validation_fraction",
+    ),
+    "n_threads": ({"n_threads": 0}, ValueError, "n_threads"),
+    "verbose": ({"verbose": "loud"}, TypeError, "verbose"),
+}
+
+
+@pytest.mark.parametrize("est_cls", [SGDRegressor, SGDClassifier])
+@pytest.mark.parametrize(("params", "err", "match"), BAD_PARAMS.values(), ids=BAD_PARAMS.keys())
+def test_bad_parameters_fail_in_fit_naming_them(est_cls, params, err, match):
+    est = est_cls(**params)  # __init__ only stores them
+    X, y = blobs(n=60, centers=3)
+    with pytest.raises(err, match=match):
+        est.fit(X, y)
+
+
+def test_bad_input():
+    X, y = blobs(n=60, centers=3)
+    with pytest.raises(ValueError, match="NaN"):
+        SGDClassifier().fit(np.where(X > 1, np.nan, X), y)
+    with pytest.raises(ValueError, match="Complex"):
+        SGDRegressor().fit(X + 1j, y)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        SGDClassifier().fit(X, y + 0.5)
+    with pytest.raises(ValueError, match="2 classes"):
+        SGDClassifier().fit(X, np.zeros(60))
+    reg = SGDRegressor().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(X[:, :1])
+
+
+# --- dask arrays are handed to fastsgd.dask -----------------------------------------------
+
+
+class FakeDaskArray:
+    """Looks like a dask collection (has __dask_graph__), holds nothing."""
+
+    def __dask_graph__(self):
+        return {}
+
+
+def test_dask_input_dispatches_to_fastsgd_dask(monkeypatch):
+    calls = []
+    fake = types.ModuleType("fastsgd.dask")
+    fake.fit_estimator = lambda est, X, y, **kw: calls.append(("fit", est, kw)) or est
+    fake.partial_fit_estimator = lambda est, X, y, **kw: (
+        calls.append(("partial_fit", est, kw)) or est
+    )
+    fake.predict_estimator = lambda est, X, method: calls.append((method, est, {})) or method
+    monkeypatch.setitem(sys.modules, "fastsgd.dask", fake)
+    monkeypatch.setattr(fastsgd, "dask", fake, raising=False)
+    Xd, yd = FakeDaskArray(), FakeDaskArray()
+    reg, clf = SGDRegressor(), SGDClassifier()
+    assert reg.fit(Xd, yd, method="average") is reg
+    assert reg.partial_fit(Xd, yd) is reg
+    assert reg.predict(Xd) == "predict"
+    assert clf.fit(Xd, yd) is clf
+    assert clf.partial_fit(Xd, yd, classes=[0, 1]) is clf
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        assert getattr(clf, method)(Xd) == method
+    assert [c[0] for c in calls] == [
+        "fit", "partial_fit", "predict", "fit", "partial_fit",
+        "predict", "predict_proba", "predict_log_proba", "decision_function",
+    ]  # fmt: skip
+    assert calls[0][2] == {"method": "average"}
+    assert calls[4][2] == {"classes": [0, 1]}
+
+
+def test_fit_params_without_dask_are_an_error():
+    X, y = regression(n=50, d=2)
+    with pytest.raises(TypeError, match="method"):
+        SGDRegressor().fit(X, y, method="average")
+
+
+def test_set_learned_sets_the_attributes():
+    # the hook fastsgd.dask uses to store its results
+    reg = SGDRegressor()
+    reg.n_features_in_ = 3
+    reg._set_learned(np.array([1.0, 2.0, 3.0]), 0.5, [4.0, 2.0, 1.0], n_iter=2,
+                     learning_rate=0.1, n_steps=20)  # fmt: skip
+    np.testing.assert_array_equal(reg.predict(np.eye(3)), [1.5, 2.5, 3.5])
+    assert (reg.n_iter_, reg.t_, reg.learning_rate_) == (2, 20, 0.1)
+    np.testing.assert_array_equal(reg.loss_history_, [4.0, 2.0, 1.0])
+    clf = SGDClassifier()
+    clf.n_features_in_, clf.classes_ = 2, np.array(["a", "b", "c"])
+    clf._set_learned(np.eye(2, 3), np.zeros(3), [1.0], n_iter=0, learning_rate=0.1, n_steps=0)
+    np.testing.assert_array_equal(clf.predict(np.array([[1.0, 0.0], [0.0, 1.0]])), ["a", "b"])
