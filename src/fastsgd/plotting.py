@@ -62,15 +62,18 @@ RUN_COLORS = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#E69F00", 
 _RESERVED_FIT_OPTIONS = ("loss", "fit_intercept", "b0", "callback", "record_path", "w0")
 
 
-def _figure(width: float, height: float, dpi: float = 100) -> Figure:
-    """A Figure outside pyplot (no window), with constrained layout.
-
-    Raises ImportError naming the extra when matplotlib is missing.
-    """
+def _need_matplotlib() -> None:
+    """Raise ImportError naming the extra when matplotlib is missing."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError as exc:
         raise ImportError(f"fastsgd.plotting needs matplotlib: {INSTALL_HINT}") from exc
+
+
+def _figure(width: float, height: float, dpi: float = 100) -> Figure:
+    """A Figure outside pyplot (no window), with constrained layout."""
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
 
 
@@ -269,7 +272,7 @@ def animate_fit(
     interval : milliseconds between frames.
     panel_size : width and height of each panel, in inches.
     dpi : dots per inch; a saved GIF is ``panel_size · len(learning_rates) · dpi``
-        pixels wide.
+        pixels wide and ``(panel_size + 0.35) · dpi`` high (the step counter's room).
 
     Returns
     -------
@@ -289,6 +292,7 @@ def animate_fit(
     ...     path.stat().st_size > 0
     True
     """
+    _need_matplotlib()
     runs = fit_paths(
         X, y, learning_rates, w0=w0, epochs=epochs, batch_size=batch_size, **dict(fit_kwargs or {})
     )
@@ -363,10 +367,11 @@ def save_animation(
 ) -> Path:
     """Write an animation as a GIF (Pillow, no ffmpeg needed) or a self-contained HTML page.
 
-    The format comes from the extension: ``.gif``, or ``.html`` / ``.htm`` (the
-    frames embedded as PNG images with JavaScript controls, made by
-    ``anim.to_jshtml()``; matplotlib's ``animation.embed_limit`` rcParam caps its
-    size, 20 MB by default).
+    The format comes from the extension: ``.gif``, or ``.html`` / ``.htm``: a page
+    with every frame embedded as a PNG image and JavaScript controls, made by
+    ``anim.to_jshtml()`` (it needs no other file; only the buttons' icons are
+    loaded from a CDN). matplotlib's ``animation.embed_limit`` rcParam caps the
+    page's size, 20 MB by default.
 
     Parameters
     ----------
@@ -397,16 +402,29 @@ def save_animation(
         raise ValueError(f"path must end in .gif, .html or .htm, got {str(path)!r}")
     if fps is not None:
         fps = check_int(fps, "fps", minimum=1)
-    try:
-        import matplotlib
-    except ImportError as exc:
-        raise ImportError(f"fastsgd.plotting needs matplotlib: {INSTALL_HINT}") from exc
+    _need_matplotlib()
+    import matplotlib
+
     with matplotlib.rc_context({"savefig.dpi": "figure" if dpi is None else float(dpi)}):
         if suffix == ".gif":
             anim.save(out, writer="pillow", fps=fps)
         else:
-            out.write_text(anim.to_jshtml(fps=fps), encoding="utf-8")
+            page = _HTML_PAGE.format(title=out.stem, body=anim.to_jshtml(fps=fps))
+            out.write_text(page, encoding="utf-8")
     return out
+
+
+_HTML_PAGE = """<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+</head>
+<body>
+{body}
+</body>
+</html>
+"""
 
 
 def _as_path(p: Any, i: int) -> FloatArray:
@@ -469,6 +487,7 @@ def plot_loss_curves(results: Any, labels: Sequence[str] | None = None) -> Figur
     >>> [line.get_label() for line in fig.axes[0].get_lines()[:2]]
     ['lr = 0.01', 'lr = 0.1']
     """
+    _need_matplotlib()
     runs = _runs(results, "results")
     names = _labels(runs, labels, "run")
     fig = _figure(5.6, 3.6)
@@ -561,6 +580,7 @@ def plot_loss_surface(
     >>> bool((line.get_xydata() == r.path_w).all())
     True
     """
+    _need_matplotlib()
     Xr, y64 = _lesson_data(X, y)
     if Xr.shape[1] != 2:
         raise ValueError(
@@ -679,6 +699,7 @@ def plot_overfitting(
     >>> len(fig.axes)
     2
     """
+    _need_matplotlib()
     from fastsgd.datasets import make_line
 
     fig = _figure(9.6, 3.8)
@@ -767,6 +788,7 @@ def plot_lesson(X: Any, y: Any, a: Any, *, title: str | None = None) -> Figure:
     >>> fig.axes[0].get_title()
     'a = (3, 2.5), loss 0.0906'
     """
+    _need_matplotlib()
     Xr, y64 = _lesson_data(X, y)
     a_arr = np.asarray(as_array(a, "a"), dtype=np.float64)
     if a_arr.shape != (Xr.shape[1],):
@@ -812,6 +834,7 @@ def save_lesson_pictures(
     ...     before.name, after.name, after.exists()
     ('lesson-before.png', 'lesson-after.png', True)
     """
+    _need_matplotlib()
     figs = []
     for a, when in ((a0, "before"), (a_fitted, "after")):
         fig = plot_lesson(X, y, a)
