@@ -584,12 +584,13 @@ def test_dask_input_dispatches_to_fastsgd_dask(monkeypatch):
     Xd, yd = FakeDaskArray(), FakeDaskArray()
     reg, clf = SGDRegressor(), SGDClassifier()
     assert reg.fit(Xd, yd, method="average") is reg
-    assert reg.partial_fit(Xd, yd) is reg
+    assert reg.partial_fit(Xd, yd, client="c") is reg
     assert reg.predict(Xd) == "predict"
     assert clf.fit(Xd, yd) is clf
     assert clf.partial_fit(Xd, yd, classes=[0, 1]) is clf
     for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
         assert getattr(clf, method)(Xd) == method
+    assert calls[1][2] == {"client": "c"}
     assert [c[0] for c in calls] == [
         "fit", "partial_fit", "predict", "fit", "partial_fit",
         "predict", "predict_proba", "predict_log_proba", "decision_function",
@@ -602,6 +603,10 @@ def test_fit_params_without_dask_are_an_error():
     X, y = regression(n=50, d=2)
     with pytest.raises(TypeError, match="method"):
         SGDRegressor().fit(X, y, method="average")
+    with pytest.raises(TypeError, match="client"):
+        SGDRegressor().partial_fit(X, y, client=None)
+    with pytest.raises(TypeError, match="client"):
+        SGDClassifier().partial_fit(X, y > 0, classes=[False, True], client=None)
 
 
 def test_set_learned_sets_the_attributes():

@@ -82,6 +82,14 @@ def _native_view(X: Any) -> Any:
     return X
 
 
+def _no_fit_params(method: str, fit_params: dict[str, Any]) -> None:
+    if fit_params:
+        raise TypeError(
+            f"{method}() got unexpected keyword arguments {sorted(fit_params)}: they are only "
+            "used with dask arrays (fastsgd.dask)"
+        )
+
+
 def _fastsgd_dask() -> Any:
     from fastsgd import dask as fdask
 
@@ -496,8 +504,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array_like (n, d)
+        X : array_like (n, d), or a dask array (then ``fastsgd.dask.fit_estimator`` trains)
         y : array_like (n,) or (n, k)
+        **fit_params : only for dask arrays (``method``, ``client``, ``local_epochs``).
 
         Returns
         -------
@@ -505,19 +514,26 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
         """
         if _is_dask_collection(X) or _is_dask_collection(y):
             return _fastsgd_dask().fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
-        if fit_params:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(fit_params)}")
+        _no_fit_params("fit", fit_params)
         return self._fit(X, y)  # type: ignore[no-any-return]
 
-    def partial_fit(self, X: Any, y: Any) -> SGDRegressor:
+    def partial_fit(self, X: Any, y: Any, **fit_params: Any) -> SGDRegressor:
         """One epoch of mini-batch SGD over (X, y), continuing from the current state.
+
+        Parameters
+        ----------
+        X : array_like (n, d)
+        y : array_like (n,) or (n, k)
+        **fit_params : only for dask arrays (``client``, ``local_epochs``: see
+            ``fastsgd.dask.partial_fit_estimator``).
 
         Returns
         -------
         self
         """
         if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().partial_fit_estimator(self, X, y)  # type: ignore[no-any-return]
+            return _fastsgd_dask().partial_fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
+        _no_fit_params("partial_fit", fit_params)
         return self._partial_fit(X, y)  # type: ignore[no-any-return]
 
     def predict(self, X: Any) -> Any:
@@ -617,8 +633,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
 
         Parameters
         ----------
-        X : array_like (n, d)
+        X : array_like (n, d), or a dask array (then ``fastsgd.dask.fit_estimator`` trains)
         y : array_like (n,), any labels
+        **fit_params : only for dask arrays (``method``, ``client``, ``local_epochs``).
 
         Returns
         -------
@@ -626,11 +643,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         """
         if _is_dask_collection(X) or _is_dask_collection(y):
             return _fastsgd_dask().fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
-        if fit_params:
-            raise TypeError(f"fit() got unexpected keyword arguments {sorted(fit_params)}")
+        _no_fit_params("fit", fit_params)
         return self._fit(X, y)  # type: ignore[no-any-return]
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> SGDClassifier:
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, **fit_params: Any) -> SGDClassifier:
         """One epoch of mini-batch SGD over (X, y), continuing from the current state.
 
         Parameters
@@ -639,13 +655,18 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         y : array_like (n,)
         classes : array_like, required on the first call: every label that will
             ever be seen (the chunks may each hold only some of them).
+        **fit_params : only for dask arrays (``client``, ``local_epochs``: see
+            ``fastsgd.dask.partial_fit_estimator``).
 
         Returns
         -------
         self
         """
         if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().partial_fit_estimator(self, X, y, classes=classes)  # type: ignore[no-any-return]
+            return _fastsgd_dask().partial_fit_estimator(  # type: ignore[no-any-return]
+                self, X, y, classes=classes, **fit_params
+            )
+        _no_fit_params("partial_fit", fit_params)
         return self._partial_fit(X, y, classes=classes)  # type: ignore[no-any-return]
 
     def decision_function(self, X: Any) -> Any:
