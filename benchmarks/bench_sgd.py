@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         fns, repeats=args.repeats, warmup=args.warmup
                     )
                     losses = {k: full_loss(X64, y64, f()) for k, f in fns.items()}
-                    t_fast, l_fast = times["fastsgd"].median, losses["fastsgd"]
+                    t_fast, l_fast = times["fastsgd"], losses["fastsgd"]
                     for k in fns:
                         rows.append(
                             {
@@ -193,7 +193,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "steps": -(-n // (B if k != "sklearn" else 1)),
                                 "final_loss": losses[k],
                                 "loss_vs_fastsgd": losses[k] / l_fast - 1.0,
-                                "fastsgd_speedup": times[k].median / t_fast,
+                                "fastsgd_speedup": times[k].median / t_fast.median,
+                                "fastsgd_speedup_best": times[k].min / t_fast.min,
                             }
                         )
                     print(
@@ -257,6 +258,7 @@ def render(machine: dict[str, Any], result: dict[str, Any], args: argparse.Names
             "final loss",
             "loss vs fastsgd",
             "fastsgd speedup",
+            "best-of-N speedup",
         ],
         [
             [
@@ -270,10 +272,11 @@ def render(machine: dict[str, Any], result: dict[str, Any], args: argparse.Names
                 "1 (baseline)"
                 if r["contender"] == "fastsgd"
                 else _common.fmt_ratio(r["fastsgd_speedup"]),
+                "" if r["contender"] == "fastsgd" else _common.fmt_ratio(r["fastsgd_speedup_best"]),
             ]
             for r in rows
         ],
-        align="rrlrrrrr",
+        align="rrlrrrrrr",
     )
     tg = targets(result)
     quick_note = (
@@ -311,7 +314,9 @@ What the columns are:
 - µs per step: ms per epoch / SGD steps in it (n / batch; n for per-sample scikit-learn).
 - final loss: mean squared error over all rows of the returned weights, in float64 (the
   same formula for all). loss vs fastsgd = final loss / fastsgd's − 1.
-- fastsgd speedup = contender's median time / fastsgd's median time, same threads, same run.
+- fastsgd speedup = contender's median time / fastsgd's median time, same threads, same run;
+  best-of-N speedup = the same from each one's fastest epoch (a cross-check less sensitive to
+  other processes on the machine; the targets use the medians).
 - scikit-learn is per-sample SGD (batch size 1, its own shuffle); it is timed again in
   each batch group so that every ratio comes from the same rounds.
 
@@ -349,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine,
             "ratios": {
                 "fastsgd_speedup": "contender median seconds per epoch / fastsgd's (same run)",
+                "fastsgd_speedup_best": "contender's fastest epoch / fastsgd's fastest epoch",
                 "loss_vs_fastsgd": "final full-data loss / fastsgd's - 1",
             },
             **result,
