@@ -56,8 +56,10 @@ def test_accuracy_bar(split, model):
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
     acc = np.mean(np.argmax(P, axis=1) == split.y_test)
     assert acc >= 0.96
-    # the probabilities are the softmax of the linear scores
-    Z = split.X_test @ model.W + model.b
+    assert model.score(split.X_test, split.y_test) == acc
+    # a multinomial model: ten scores per image, the probabilities their softmax
+    assert model.coef_.shape == (10, 64)
+    Z = split.X_test @ model.coef_.T + model.intercept_
     np.testing.assert_allclose(P, reference.softmax(Z), rtol=1e-10, atol=1e-15)
 
 
