@@ -277,7 +277,8 @@ def animate_fit(
     Returns
     -------
     matplotlib.animation.FuncAnimation
-        Save it with :func:`save_animation`; in Jupyter, display ``anim.to_jshtml()``.
+        Save it with :func:`save_animation`; in Jupyter, show it with
+        ``IPython.display.HTML(anim.to_jshtml())``.
         The animation is drawn when it is saved, so keep a reference until then.
 
     Examples
@@ -293,13 +294,13 @@ def animate_fit(
     True
     """
     _need_matplotlib()
+    interval = check_int(interval, "interval", minimum=1)
+    if not (panel_size > 0 and dpi > 0):
+        raise ValueError(f"panel_size and dpi must be > 0, got {panel_size} and {dpi}")
     runs = fit_paths(
         X, y, learning_rates, w0=w0, epochs=epochs, batch_size=batch_size, **dict(fit_kwargs or {})
     )
     Xr, y64 = _lesson_data(X, y)
-    interval = check_int(interval, "interval", minimum=1)
-    if not (panel_size > 0 and dpi > 0):
-        raise ValueError(f"panel_size and dpi must be > 0, got {panel_size} and {dpi}")
     from matplotlib.animation import FuncAnimation
 
     n_frames = max(len(run.path) for run in runs)
