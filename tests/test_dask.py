@@ -93,7 +93,17 @@ def make_data(
 
 def gathered(client: Any, *arrays: Any) -> list[Any]:
     """The test's own copy of arrays, for the in-memory reference fits."""
-    return [np.asarray(a) for a in client.gather(client.compute(list(arrays)))]
+    futures = client.compute(list(arrays), optimize_graph=False)
+    return [np.asarray(a) for a in client.gather(futures)]
+
+
+@pytest.fixture(autouse=True)
+def no_key_conflicts(caplog: pytest.LogCaptureFixture) -> Any:
+    """The scheduler (in this process) warns when a key comes back with another task;
+    dask says that can deadlock. fastsgd's graphs must never do it."""
+    yield
+    conflicts = [r.getMessage() for r in caplog.records if "different `run_spec`" in r.getMessage()]
+    assert not conflicts, conflicts[0]
 
 
 def accuracy(X: Any, y: Any, w: Any, b: Any) -> float:
@@ -375,6 +385,67 @@ def test_in_memory_y_and_column_chunks(client: Any) -> None:
     r = fdask.fit(X, ym, method="gradient", client=client, learning_rate=0.1, epochs=5)
     m = fastsgd.fit(Xm, ym, learning_rate=0.1, epochs=5)
     np.testing.assert_allclose(r.w, m.w, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# fastsgd.SGDRegressor / SGDClassifier on dask arrays
+# ---------------------------------------------------------------------------
+
+
+def test_regressor_fits_and_predicts_dask_arrays(client: Any) -> None:
+    est = pytest.importorskip("fastsgd.estimators")
+    X, y = make_data(4, 3000, 6)
+    Xm, ym = gathered(client, X, y)
+    params = {"random_state": 0, "epochs": 5, "batch_size": 64}
+    reg = est.SGDRegressor(**params).fit(X, y, client=client)
+    ref = est.SGDRegressor(**params).fit(Xm, ym)
+    assert reg.n_features_in_ == 6
+    assert reg.n_iter_ == 5
+    assert len(reg.loss_history_) == 6
+    assert reg.learning_rate_ == pytest.approx(ref.learning_rate_, rel=1e-2)
+    assert reg.loss_history_[-1] <= 1.01 * ref.loss_history_[-1]
+    np.testing.assert_allclose(reg.coef_, ref.coef_, atol=0.02)
+    pred = reg.predict(X)
+    assert isinstance(pred, da.Array)
+    assert pred.chunks == (X.chunks[0],)
+    np.testing.assert_array_equal(gathered(client, pred)[0], reg.predict(Xm))
+    # full-batch gradient descent and early stopping on a held-out part of every block
+    gd = est.SGDRegressor(random_state=0, epochs=30, early_stopping=True, learning_rate=0.5,
+                          n_iter_no_change=3).fit(X, y, method="gradient", client=client)  # fmt: skip
+    assert gd.validation_loss_history_ is not None
+    assert gd.t_ == gd.n_iter_  # one step per epoch
+    assert gd.validation_loss_history_.min() < 0.02
+
+
+def test_classifier_fits_and_predicts_dask_arrays(client: Any) -> None:
+    est = pytest.importorskip("fastsgd.estimators")
+    X, y = make_data(4, 3000, 8, kind="classes", seed=3)
+    names = np.array(["cat", "dog", "emu"])
+    labels = da.map_blocks(lambda b: names[b], y, dtype=names.dtype)
+    Xm, lm = gathered(client, X, labels)
+    params = {"random_state": 0, "epochs": 4}
+    clf = est.SGDClassifier(**params).fit(X, labels, client=client)
+    ref = est.SGDClassifier(**params).fit(Xm, lm)
+    assert clf.classes_.tolist() == ["cat", "dog", "emu"]
+    assert clf.coef_.shape == (3, 8)
+    assert clf.score(Xm, lm) >= ref.score(Xm, lm) - 0.01
+    for method in ("predict", "predict_proba", "decision_function", "predict_log_proba"):
+        out = getattr(clf, method)(X)
+        assert isinstance(out, da.Array), method
+        np.testing.assert_array_equal(gathered(client, out)[0], getattr(clf, method)(Xm))
+    # two classes: logistic regression, coef_ (1, d)
+    binary = est.SGDClassifier(**params).fit(X, y == 1, client=client)
+    assert binary.coef_.shape == (1, 8)
+    assert binary.decision_function(X).shape == (X.shape[0],)
+    # partial_fit on dask arrays: one averaged epoch per call
+    pf = est.SGDClassifier(random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        pf.partial_fit(X, labels, client=client)
+    for _ in range(2):
+        pf.partial_fit(X, labels, classes=names, client=client)
+    assert pf.n_iter_ == 2
+    assert len(pf.loss_history_) == 3
+    assert pf.score(Xm, lm) > 0.8
 
 
 # ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from fastsgd._ext import _core
 from fastsgd._validation import FloatArray, as_array, as_rows, check_int, shape_str
 from fastsgd.training import LOSSES, FitResult, Options, Problem, State, _fit
 
-__all__ = ["fit"]
+__all__ = ["fit", "fit_estimator", "partial_fit_estimator", "predict_estimator"]
 
 METHODS = ("average", "gradient")
 _SPLIT_EVERY = 8  # fan-in of the reduction tree
@@ -215,7 +215,11 @@ def _tree_sum(parts: list[Delayed], split_every: int = _SPLIT_EVERY) -> Delayed:
 
 
 class _Cluster:
-    """The client and the blocks of each array, shared by the problem and the backend."""
+    """The client and the blocks of each array, shared by the problem and the backend.
+
+    Graphs are sent unoptimized: every pass then gives each block of X the same key
+    and the same task, so no key is ever resubmitted with a different definition
+    (which dask's scheduler warns can deadlock)."""
 
     def __init__(self, client: distributed.Client) -> None:
         self.client = client
@@ -223,15 +227,18 @@ class _Cluster:
         self.names: dict[str, tuple[str, str]] = {}
 
     def compute(self, graph: Delayed) -> Any:
-        return self.client.compute(graph).result()
+        return self.client.compute(graph, optimize_graph=False).result()
 
     def compute_many(self, *graphs: Any) -> Any:
-        return self.client.gather(self.client.compute(list(graphs)))
+        return self.client.gather(self.client.compute(list(graphs), optimize_graph=False))
 
     def blocks_of(self, X: Any, Y: Any) -> tuple[list[Delayed], list[Delayed]]:
         key = (X.name, Y.name)
         if key not in self.blocks:
-            self.blocks[key] = (list(X.to_delayed().ravel()), list(Y.to_delayed().ravel()))
+            self.blocks[key] = (
+                list(X.to_delayed(optimize_graph=False).ravel()),
+                list(Y.to_delayed(optimize_graph=False).ravel()),
+            )
         return self.blocks[key]
 
     def run(self, X: Any, Y: Any, task: Callable[..., FloatArray], *args: Any) -> Any:
@@ -660,3 +667,302 @@ def _problem(X: Any, y: Any, loss: str, *, cluster: _Cluster, **kw: Any) -> Prob
     if isinstance(y, da.Array):
         raise TypeError(f"{kw.get('name_y', 'y')} is a dask array but X is not")
     return Problem(X, y, loss, **kw)
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn estimators (fastsgd.SGDRegressor, fastsgd.SGDClassifier) on dask arrays
+# ---------------------------------------------------------------------------
+
+PREDICT_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
+
+
+def _is_classifier(estimator: Any) -> bool:
+    return hasattr(estimator, "predict_proba")
+
+
+def _dask_labels(y: Any, X: da.Array) -> da.Array:
+    ya: da.Array = (
+        y if isinstance(y, da.Array) else da.from_array(np.asarray(y), chunks=X.chunks[0])
+    )
+    if ya.ndim != 1:
+        raise ValueError(f"y must be 1-d (one label per row), got shape {shape_str(ya.shape)}")
+    return ya
+
+
+def _encode_block(yb: Any, classes: Any) -> Any:
+    return np.searchsorted(classes, yb).astype(np.int64)
+
+
+def _class_targets(estimator: Any, y: Any, X: da.Array, client: distributed.Client,
+                   classes: Any, *, first: bool) -> da.Array:  # fmt: skip
+    """Sets classes_ (on the first fit) and returns y as class indices, block by block."""
+    from sklearn.utils.multiclass import check_classification_targets
+
+    ya = _dask_labels(y, X)
+    # the distinct labels only come back
+    seen = np.asarray(client.compute(da.unique(ya), optimize_graph=False).result())
+    check_classification_targets(seen)
+    if first:
+        labels = seen if classes is None else np.unique(np.asarray(classes))
+        if len(labels) < 2:
+            raise ValueError(f"SGDClassifier needs at least 2 classes; got 1 class ({labels[0]!r})")
+        old = getattr(estimator, "classes_", None)
+        if estimator.warm_start and old is not None and not np.array_equal(old, labels):
+            raise ValueError(
+                f"warm_start=True but y has the classes {labels!r}, not the classes_ {old!r} "
+                "of the fitted model; refit with warm_start=False"
+            )
+        estimator.classes_ = labels
+    unknown = np.setdiff1d(seen, estimator.classes_)
+    if unknown.size:
+        raise ValueError(f"y contains labels not in classes_ {estimator.classes_!r}: {unknown!r}")
+    encoded: da.Array = da.map_blocks(_encode_block, ya, estimator.classes_, dtype=np.int64)
+    return encoded
+
+
+def _regression_targets(y: Any, X: da.Array) -> Any:
+    ya = y if isinstance(y, da.Array) else as_array(y, "y")
+    if ya.ndim not in (1, 2):
+        raise ValueError(f"y must have shape (n,) or (n, k), got {shape_str(ya.shape)}")
+    if ya.dtype.kind not in "fiub":
+        raise ValueError(f"y must be numeric, got dtype {ya.dtype}")
+    return ya
+
+
+def _take_rows(block: Any, seed: int, fraction: float, part: int, block_id: Any = None) -> Any:
+    perm = np.random.default_rng([seed, block_id[0]]).permutation(block.shape[0])
+    n_val = round(fraction * block.shape[0])
+    return block[np.sort(perm[n_val:] if part == 0 else perm[:n_val])]
+
+
+def _split_rows(a: da.Array, fraction: float, seed: int) -> tuple[da.Array, da.Array]:
+    """A seeded split of every block's rows into (train, validation): chunk sizes known."""
+    sizes = [(c - round(fraction * c), round(fraction * c)) for c in a.chunks[0]]
+    parts = []
+    for part in (0, 1):
+        rows = tuple(s[part] for s in sizes)
+        chunks = (rows, *a.chunks[1:])
+        parts.append(
+            da.map_blocks(_take_rows, a, seed, fraction, part, chunks=chunks, dtype=a.dtype)
+        )
+    return parts[0], parts[1]
+
+
+def _auto_rate_dask(X: da.Array, y: Any, opts: dict[str, Any], n_outputs: int,
+                    cluster: _Cluster) -> float:  # fmt: skip
+    from fastsgd.training import _auto_rate
+
+    prob = DaskProblem(X, y, opts["loss"], cluster=cluster,
+                       n_outputs=opts.get("n_classes"))  # fmt: skip
+    lam, trace = prob.curvature(opts["fit_intercept"])
+    return _auto_rate(lam, trace, opts["loss"], prob.n, opts["batch_size"], n_outputs)
+
+
+def _forget_feature_names(estimator: Any) -> None:
+    if hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_  # dask arrays carry no column names
+
+
+def fit_estimator(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    method: str = "average",
+    client: Any = None,
+    local_epochs: int = 1,
+) -> Any:
+    """Fit a fastsgd ``SGDRegressor`` or ``SGDClassifier`` on dask arrays.
+
+    ``estimator.fit(X, y, **fit_params)`` calls this when X is a dask array; the
+    estimator's parameters (``get_params()``) become the options of :func:`fit`,
+    and its learned attributes (``coef_``, ``intercept_``, ``n_features_in_``,
+    ``classes_``, ``loss_history_``, ``n_iter_``, ...) are set from the result.
+
+    - A classifier's labels may be any values: their distinct values are found on the
+      cluster (``classes_``) and the rows are encoded block by block.
+    - ``early_stopping`` holds out ``validation_fraction`` of every block's rows (a
+      seeded choice per block; not stratified).
+    - ``method="gradient"`` is full-batch gradient descent: the estimator's
+      ``batch_size`` and ``shuffle`` do not apply.
+
+    Parameters
+    ----------
+    estimator : fastsgd.SGDRegressor or fastsgd.SGDClassifier
+    X, y : dask arrays chunked along rows (y may be in memory)
+    method, client, local_epochs : as :func:`fit`
+
+    Returns
+    -------
+    estimator, fitted
+
+    Examples
+    --------
+    >>> import dask.array as da, distributed, fastsgd
+    >>> X = da.random.default_rng(0).standard_normal((4000, 3), chunks=1000)
+    >>> y = X @ da.from_array([1.0, -2.0, 0.5]) + 3.0
+    >>> with distributed.Client(processes=False, dashboard_address=None) as client:
+    ...     reg = fastsgd.SGDRegressor(random_state=0).fit(X, y, client=client)
+    ...     pred = reg.predict(X)             # a dask array, computed block by block
+    ...     err = float(abs(pred - y).max().compute())
+    >>> reg.coef_.round(2), round(reg.intercept_, 2), err < 0.01
+    (array([ 1. , -2. ,  0.5]), 3.0, True)
+    """
+    from sklearn.utils import check_random_state
+
+    estimator._check_own_params()
+    Xd = _dask_rows(X, "X")
+    with _client_scope(client) as cl:
+        if _is_classifier(estimator):
+            y_fit: Any = _class_targets(estimator, y, Xd, cl, None, first=True)
+        else:
+            y_fit = _regression_targets(y, Xd)
+        opts = estimator._fit_options()
+        rng = check_random_state(estimator.random_state)
+        validation = None
+        if estimator.early_stopping:
+            split_seed = int(rng.randint(np.iinfo(np.int32).max))
+            y_fit = _dask_targets(y_fit, "y", Xd, cl)  # in X's row blocks
+            Xd, X_val = _split_rows(Xd, estimator.validation_fraction, split_seed)
+            y_fit, y_val = _split_rows(y_fit, estimator.validation_fraction, split_seed)
+            validation = (X_val, y_val)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        w0, b0 = estimator._warm_params(int(Xd.shape[1]))
+        offset = getattr(estimator, "_epochs_seen", 0) if w0 is not None else 0
+        if method == "gradient":
+            opts["batch_size"] = None
+        result = fit(
+            Xd, y_fit, w0, b0=b0, seed=seed, epochs=estimator.epochs,
+            validation_data=validation, early_stopping=bool(estimator.early_stopping),
+            epoch_offset=offset, method=method, client=cl, local_epochs=local_epochs, **opts,
+        )  # fmt: skip
+    estimator._seed = seed
+    estimator.n_features_in_ = int(Xd.shape[1])
+    _forget_feature_names(estimator)
+    estimator._set_learned_from_result(result, epoch_offset=offset)
+    return estimator
+
+
+def partial_fit_estimator(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    classes: Any = None,
+    *,
+    client: Any = None,
+    local_epochs: int = 1,
+) -> Any:
+    """``estimator.partial_fit`` on dask arrays: one epoch of model averaging over X's
+    blocks, continuing from the estimator's current state (as its in-memory
+    ``partial_fit`` runs one epoch). A classifier needs ``classes`` on the first call.
+
+    dask-ml's ``Incremental`` wrapper does not come here: it calls ``partial_fit``
+    with one in-memory block at a time.
+    """
+    first = not hasattr(estimator, "coef_")
+    estimator._check_own_params()
+    Xd = _dask_rows(X, "X")
+    d = int(Xd.shape[1])
+    if not first and d != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {d} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input"
+        )
+    with _client_scope(client) as cl:
+        if _is_classifier(estimator):
+            if first and classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit")
+            if (
+                not first
+                and classes is not None
+                and not np.array_equal(np.unique(classes), estimator.classes_)
+            ):
+                raise ValueError(
+                    f"classes={np.unique(classes)!r} is not the same as "
+                    f"classes_={estimator.classes_!r} from the first call to partial_fit"
+                )
+            y_fit: Any = _class_targets(estimator, y, Xd, cl, classes, first=first)
+        else:
+            y_fit = _regression_targets(y, Xd)
+        opts = estimator._fit_options()
+        if first or getattr(estimator, "_seed", None) is None:
+            from sklearn.utils import check_random_state
+
+            rs = check_random_state(estimator.random_state)
+            estimator._seed = int(rs.randint(np.iinfo(np.int32).max))
+        if first:
+            estimator._epochs_seen = 0
+            w0, b0 = None, None
+            k = 1
+            if y_fit.ndim == 2:
+                k = int(y_fit.shape[1])
+            if opts["learning_rate"] == "auto":
+                lr0 = _auto_rate_dask(Xd, y_fit, opts, k, _Cluster(cl))
+            else:
+                lr0 = float(opts["learning_rate"])
+        else:
+            w0, b0 = estimator._params_for_fit()
+            if not estimator.fit_intercept:
+                b0 = None
+            lr0 = float(
+                estimator.learning_rate_
+                if estimator.learning_rate == "auto"
+                else estimator.learning_rate
+            )
+        epoch = int(getattr(estimator, "_epochs_seen", 0))
+        opts.update(learning_rate=estimator._scheduled_lr(lr0, epoch), schedule="constant",
+                    tol=None, progress=False)  # fmt: skip
+        result = fit(
+            Xd, y_fit, w0, b0=b0, seed=estimator._seed, epochs=1, epoch_offset=epoch,
+            method="average", client=cl, local_epochs=local_epochs, **opts,
+        )  # fmt: skip
+    estimator.n_features_in_ = d
+    if first:
+        _forget_feature_names(estimator)
+    estimator._set_learned(
+        result.w, result.b, result.loss_history, n_iter=1, learning_rate=lr0,
+        n_steps=result.n_steps, append=not first,
+    )  # fmt: skip
+    estimator._epochs_seen = epoch + 1
+    return estimator
+
+
+def _call_method(block: Any, estimator: Any, method: str) -> Any:
+    return getattr(estimator, method)(block)
+
+
+def predict_estimator(estimator: Any, X: Any, method: str = "predict") -> da.Array:
+    """``estimator.<method>(X)`` block by block on the workers: a dask array, not computed.
+
+    Each block is predicted by the fitted estimator's in-memory method, so the
+    result has the rows of X (its row chunks) and the columns the method gives.
+
+    Parameters
+    ----------
+    estimator : a fitted fastsgd.SGDRegressor or fastsgd.SGDClassifier
+    X : dask array (n, n_features) chunked along rows
+    method : "predict", "predict_proba", "decision_function" or "predict_log_proba"
+
+    Returns
+    -------
+    dask.array.Array with X's row chunks
+    """
+    if method not in PREDICT_METHODS:
+        raise ValueError(f"method must be one of {list(PREDICT_METHODS)}, got {method!r}")
+    if not isinstance(X, da.Array):
+        raise TypeError(f"X must be a dask array, got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}")
+    Xd = X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
+    # one made-up row, predicted here, tells the output's shape and dtype
+    probe = np.asarray(getattr(estimator, method)(np.zeros((1, Xd.shape[1]), Xd.dtype)))
+    meta = np.empty((0, *probe.shape[1:]), probe.dtype)
+    shape: dict[str, Any] = (
+        {"drop_axis": 1, "chunks": (Xd.chunks[0],)}
+        if probe.ndim == 1
+        else {"chunks": (Xd.chunks[0], probe.shape[1:])}
+    )
+    out: da.Array = da.map_blocks(
+        _call_method, Xd, estimator, method, dtype=probe.dtype, meta=meta, **shape
+    )
+    return out
