@@ -117,7 +117,8 @@ py::array predict_t(const py::array& X, const py::array& Wt, const py::object& b
   return std::move(out);
 }
 
-bool is_float32(const py::array& X) { return X.dtype().is(py::dtype::of<float>()); }
+// dtype equality, not identity: memory-mapped arrays carry their own dtype objects
+bool is_float32(const py::array& X) { return X.dtype().equal(py::dtype::of<float>()); }
 
 template <class T>
 void sgd_step_t(py::array& w, const py::array& grad, py::object& velocity, const SgdOptions& o) {
@@ -204,6 +205,20 @@ void register_kernels(py::module_& m) {
       },
       "n"_a, "seed"_a, "epoch"_a,
       R"pbdoc(The shuffled order of rows 0..n-1 used for the given seed and epoch.)pbdoc");
+  m.def(
+      "first_nonfinite_row",
+      [](const py::array& X, int threads) -> std::int64_t {
+        if (is_float32(X)) {
+          const Matrix<float> x = as_matrix<float>(X, "X");
+          const py::gil_scoped_release release;
+          return first_nonfinite_row(x.data, x.rows, x.cols, x.ld, threads);
+        }
+        const Matrix<double> x = as_matrix<double>(X, "X");
+        const py::gil_scoped_release release;
+        return first_nonfinite_row(x.data, x.rows, x.cols, x.ld, threads);
+      },
+      "X"_a.noconvert(), "threads"_a = 0,
+      R"pbdoc(Index of the first row of a 2-d float array holding NaN or inf, or -1 (one pass).)pbdoc");
   m.def(
       "stream_read",
       [](const py::array& X, int threads) {

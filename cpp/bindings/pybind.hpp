@@ -45,7 +45,7 @@ Matrix<T> as_matrix(const py::array& a, const char* name) {
                          (sizeof(T) == 4 ? "float32" : "float64") + " array");
   if (a.ndim() != 2) fail(std::string(name) + " must be 2-d, got shape " + shape_str(a));
   const auto isz = static_cast<py::ssize_t>(sizeof(T));
-  if (a.shape(1) > 1 && a.strides(1) != isz)
+  if (a.shape(0) > 0 && a.shape(1) > 1 && a.strides(1) != isz)
     fail(std::string(name) + " must have contiguous rows (column stride " +
          std::to_string(isz) + " bytes), got strides (" + std::to_string(a.strides(0)) + ", " +
          std::to_string(a.strides(1)) + ")");

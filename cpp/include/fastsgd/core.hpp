@@ -145,6 +145,53 @@ void predict(const Problem<T>& p, index_t n, T* out, index_t ldo, int threads = 
   }
 }
 
+// The first row of the (rows, cols) matrix at X (row stride ld) that holds a
+// NaN or an infinity, or -1. One read of X in parallel chunks; x − x is 0 for
+// finite x and NaN otherwise, so a chunk is finite iff its sum of x − x is 0.
+template <class T>
+index_t first_nonfinite_row(const T* X, index_t rows, index_t cols, index_t ld, int threads = 0) {
+  if (rows <= 0 || cols <= 0) return -1;
+  const index_t per_chunk = chunk_rows(cols);
+  const index_t nchunks = (rows + per_chunk - 1) / per_chunk;
+  std::vector<unsigned char> bad(static_cast<std::size_t>(nchunks), 0);
+  const int nthreads = nchunks > 1 ? (threads > 0 ? threads : num_threads()) : 1;
+  (void)nthreads;
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+#endif
+  for (index_t c = 0; c < nchunks; ++c) {
+    const index_t r1 = (c + 1) * per_chunk < rows ? (c + 1) * per_chunk : rows;
+    T acc = 0;
+    if (ld == cols) {  // contiguous rows: one flat run
+      const T* x = X + c * per_chunk * ld;
+      const index_t m = (r1 - c * per_chunk) * cols;
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp simd reduction(+ : acc)
+#endif
+      for (index_t j = 0; j < m; ++j) acc += x[j] - x[j];
+    } else {
+      for (index_t i = c * per_chunk; i < r1; ++i) {
+        const T* x = X + i * ld;
+#if defined(FASTSGD_HAVE_OPENMP)
+#pragma omp simd reduction(+ : acc)
+#endif
+        for (index_t j = 0; j < cols; ++j) acc += x[j] - x[j];
+      }
+    }
+    bad[static_cast<std::size_t>(c)] = acc != acc;  // NaN
+  }
+  for (index_t c = 0; c < nchunks; ++c) {
+    if (!bad[static_cast<std::size_t>(c)]) continue;
+    const index_t r1 = (c + 1) * per_chunk < rows ? (c + 1) * per_chunk : rows;
+    for (index_t i = c * per_chunk; i < r1; ++i)
+      for (index_t j = 0; j < cols; ++j) {
+        const T v = X[i * ld + j];
+        if (v - v != 0 || v != v) return i;
+      }
+  }
+  return -1;
+}
+
 // Σ of a contiguous array, read once in fixed-size chunks (threads in parallel).
 template <class T>
 double stream_sum(const T* x, index_t n, int threads = 0) {

@@ -69,31 +69,53 @@ inline std::uint64_t perm_step(const PermKey& key, std::uint64_t x) {
 }
 
 // out[j] = perm(start + j) for j < count: the rows of one shuffled mini-batch.
-// Every position takes one step, then those still outside [0, n) walk on, a
-// whole batch per pass so that the loop vectorises.
-inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+inline void perm_positions_scalar(const PermKey& key, index_t start, index_t count, index_t* out) {
   const std::uint64_t n = key.n;
-  bool again = false;
   for (index_t j = 0; j < count; ++j) {
-    const std::uint64_t x = perm_step(key, static_cast<std::uint64_t>(start + j));
-    again |= x >= n;
-    out[j] = static_cast<index_t>(x);
-  }
-  while (again) {
-    again = false;
-    for (index_t j = 0; j < count; ++j) {
-      const std::uint64_t x = static_cast<std::uint64_t>(out[j]);
-      const std::uint64_t y = x >= n ? perm_step(key, x) : x;
-      again |= y >= n;
-      out[j] = static_cast<index_t>(y);
-    }
-  }
-  for (index_t j = 0; j < count; ++j) {
-    std::uint64_t x = static_cast<std::uint64_t>(out[j]) + key.offset;  // rotate: (x + offset) mod n
-    x = x >= n ? x - n : x;
-    out[j] = static_cast<index_t>(x);
+    std::uint64_t x = perm_step(key, static_cast<std::uint64_t>(start + j));
+    while (x >= n) x = perm_step(key, x);  // cycle walking
+    x += key.offset;                        // rotate: (x + offset) mod n
+    out[j] = static_cast<index_t>(x >= n ? x - n : x);
   }
 }
+
+#if defined(FASTSGD_NATIVE_VECTORS)
+typedef std::uint64_t vu8 __attribute__((vector_size(64)));
+
+inline vu8 perm_step(const PermKey& key, vu8 x) {
+  constexpr std::uint64_t M[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,
+                                  0xD6E8FEB86659FD93ULL};
+  for (int r = 0; r < 3; ++r) {
+    x = ((x ^ key.k[r]) * M[r]) & key.mask;
+    x ^= x >> key.shift;
+  }
+  return x;
+}
+
+// Eight positions at a time; lanes still outside [0, n) walk on together.
+inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+  const std::uint64_t n = key.n;
+  const vu8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
+  index_t j = 0;
+  for (; j + 8 <= count; j += 8) {
+    vu8 x = perm_step(key, lanes + static_cast<std::uint64_t>(start + j));
+    vu8 outside = x >= n;
+    while (((outside[0] | outside[1]) | (outside[2] | outside[3])) |
+           ((outside[4] | outside[5]) | (outside[6] | outside[7]))) {
+      x = outside ? perm_step(key, x) : x;
+      outside = x >= n;
+    }
+    x += key.offset;
+    x = x >= n ? x - n : x;
+    std::memcpy(out + j, &x, sizeof x);
+  }
+  perm_positions_scalar(key, start + j, count - j, out + j);
+}
+#else
+inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+  perm_positions_scalar(key, start, count, out);
+}
+#endif
 
 }  // namespace FASTSGD_ISA
 }  // namespace fastsgd

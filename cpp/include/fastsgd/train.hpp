@@ -41,9 +41,30 @@ struct TrainState {
 
 struct TrainWorkspace {
   Workspace kernel;
-  std::vector<index_t> rows;
+  std::vector<index_t> rows, next_rows;
   std::vector<double> G, gb;
 };
+
+static inline void prefetch(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 0, 3);
+#else
+  (void)p;
+#endif
+}
+
+// Ask for the first cache lines of the given rows and their targets.
+template <class T>
+void prefetch_rows(const Problem<T>& data, const index_t* rows, index_t m) {
+  const index_t row_bytes = data.d * static_cast<index_t>(sizeof(T));
+  for (index_t i = 0; i < m; ++i) {
+    const char* x = reinterpret_cast<const char*>(data.X + rows[i] * data.ldx);
+    prefetch(x);
+    if (row_bytes > 64) prefetch(x + 64);
+    if (data.Y != nullptr) prefetch(data.Y + rows[i] * data.ldy);
+    if (data.labels != nullptr) prefetch(data.labels + rows[i]);
+  }
+}
 
 // One epoch over rows [0, n) of `data` (its Wt and b are ignored: the state's are used).
 template <class T>
@@ -55,7 +76,11 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
   const PermKey key = make_perm_key(static_cast<std::uint64_t>(n), spec.seed, spec.epoch);
   ws.G.resize(static_cast<std::size_t>(k * d));
   ws.gb.resize(static_cast<std::size_t>(k));
-  if (spec.shuffle) ws.rows.resize(static_cast<std::size_t>(B));
+  if (spec.shuffle) {
+    ws.rows.resize(static_cast<std::size_t>(B));
+    ws.next_rows.resize(static_cast<std::size_t>(B));
+    if (n > 0) kt.perm(key, 0, B < n ? B : n, ws.rows.data());
+  }
   SgdOptions bias_opt = spec.sgd;
   bias_opt.weight_decay = 0.0;
 
@@ -67,7 +92,14 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
     p.Wt = st.Wt;
     p.b = spec.fit_intercept ? st.b : nullptr;
     if (spec.shuffle) {
-      kt.perm(key, start, m, ws.rows.data());
+      // The next batch's rows are drawn now and their memory prefetched, so the
+      // cache misses of a random gather overlap with this batch's arithmetic.
+      const index_t next = start + B;
+      if (next < n) {
+        const index_t mn = next + B < n ? B : n - next;
+        kt.perm(key, next, mn, ws.next_rows.data());
+        prefetch_rows(data, ws.next_rows.data(), mn);
+      }
       p.rows = ws.rows.data();
     } else {  // rows [start, start + m) in place
       p.X = data.X + start * data.ldx;
@@ -79,6 +111,7 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
     sgd_update(st.Wt, ws.G.data(), st.vW, k * d, spec.sgd);
     if (spec.fit_intercept) sgd_update(st.b, ws.gb.data(), st.vb, k, bias_opt);
     ++stats.steps;
+    if (spec.shuffle) ws.rows.swap(ws.next_rows);
     if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
         start + m < n && spec.should_stop(spec.poll_context)) {
       stats.stopped = true;
