@@ -38,7 +38,7 @@ def as_array(a: Any, name: str) -> np.ndarray[Any, Any]:
     return arr
 
 
-def float_dtype_of(X: np.ndarray[Any, Any]) -> np.dtype[Any]:
+def float_dtype_of(X: np.ndarray[Any, np.dtype[Any]]) -> np.dtype[Any]:
     """float32 and float64 are used as they are; other real input becomes float64."""
     if X.dtype == np.float32 or X.dtype == np.float64:
         return X.dtype

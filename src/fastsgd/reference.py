@@ -33,7 +33,7 @@ def _params(X: Any, w: Any, b: Any, require_rows: bool) -> tuple[FloatArray, Any
 def dot(X: Any, w: Any, b: Any = None) -> FloatArray:
     """``X @ w + b`` with NumPy."""
     X, w, b, _ = _params(X, w, b, False)
-    out = X @ w
+    out: FloatArray = X @ w
     return out if b is None else out + b
 
 
@@ -85,7 +85,8 @@ def sgd_step(
 def _mix64(z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    mixed: np.ndarray[Any, Any] = z ^ (z >> np.uint64(31))
+    return mixed
 
 
 def _mix64_int(z: int) -> int:
@@ -115,7 +116,7 @@ def permutation(n: int, seed: int, epoch: int) -> np.ndarray[Any, np.dtype[np.in
         return x
 
     with np.errstate(over="ignore"):
-        x = step(np.arange(n, dtype=np.uint64))
+        x: np.ndarray[Any, Any] = step(np.arange(n, dtype=np.uint64))
         out = x >= nn
         while out.any():
             x[out] = step(x[out])
