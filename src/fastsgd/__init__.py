@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastsgd._config import show_config
 from fastsgd._ext import _core
 from fastsgd.kernels import (
     dot,
@@ -51,6 +52,7 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_ESTIMATORS))
 
+
 __all__ = [
     "DivergenceError",
     "FitResult",
@@ -68,6 +70,7 @@ __all__ = [
     "mse_grad",
     "set_num_threads",
     "sgd_step",
+    "show_config",
     "softmax",
     "softmax_xent",
     "softmax_xent_grad",

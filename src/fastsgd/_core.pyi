@@ -10,15 +10,15 @@ Integer ``loss`` codes: 0 mean squared error, 1 softmax cross-entropy,
 2 logistic cross-entropy.
 """
 
-from typing import Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypeAlias, TypedDict, overload
 
 import numpy as np
 import numpy.typing as npt
 
 # The bindings check dtypes at run time (float64 for Wt, b and the momentum buffers);
 # statically any floating array is accepted, and results are float64 where _F64 says so.
-_Floats = npt.NDArray[np.floating[Any]]
-_F64 = npt.NDArray[np.float64]
+_Floats: TypeAlias = npt.NDArray[np.floating[Any]]
+_F64: TypeAlias = npt.NDArray[np.float64]
 
 __version__: str
 
