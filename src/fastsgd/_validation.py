@@ -54,7 +54,9 @@ def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
     """
     arr = as_array(a, name)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-d (n_samples, n_features), got shape {shape_str(arr.shape)}")
+        raise ValueError(
+            f"{name} must be 2-d (n_samples, n_features), got shape {shape_str(arr.shape)}"
+        )
     dt = np.dtype(dtype) if dtype is not None else float_dtype_of(arr)
     if arr.dtype != dt:
         arr = arr.astype(dt)
@@ -91,10 +93,12 @@ def check_positive(value: Any, name: str, *, strict: bool = True) -> float:
     return v
 
 
-def check_int(value: Any, name: str, *, minimum: int) -> int:
+def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     v = int(value)
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v

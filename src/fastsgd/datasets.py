@@ -6,9 +6,30 @@ from typing import Any
 
 import numpy as np
 
-from fastsgd._validation import FloatArray, check_int, check_positive
+from fastsgd._validation import FloatArray, as_array, check_int, check_positive
 
 __all__ = ["make_line", "make_regression"]
+
+
+def _rng(seed: Any) -> np.random.Generator:
+    """NumPy's ``default_rng(seed)``, with errors that name ``seed``."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"seed must be None, a non-negative integer or a numpy Generator, got {seed!r}"
+        ) from None
+
+
+def _float_dtype(dtype: Any) -> np.dtype[Any]:
+    """float32 or float64, the dtypes the kernels use as they are."""
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt != np.float32 and dt != np.float64:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
 
 
 def make_line(
@@ -49,10 +70,15 @@ def make_line(
     """
     n = check_int(n, "n", minimum=0)
     scale = check_positive(scale, "scale", strict=False)
-    a_arr = np.asarray(a, dtype=np.float64)
+    dt = _float_dtype(dtype)
+    a_arr = as_array(a, "a").astype(np.float64)
     if a_arr.shape != (2,):
         raise ValueError(f"a must be two numbers (slope, intercept), got shape {a_arr.shape}")
-    rng = np.random.default_rng(seed)
+    if not np.isfinite(a_arr).all():
+        raise ValueError(f"a must be finite, got {a_arr.tolist()}")
+    if noise not in ("uniform", "normal", "none"):
+        raise ValueError(f"noise must be 'uniform', 'normal' or 'none', got {noise!r}")
+    rng = _rng(seed)
     x = rng.uniform(-1.0, 1.0, n)
     X = np.column_stack([x, np.ones(n)])
     y = X @ a_arr
@@ -60,9 +86,7 @@ def make_line(
         y = y + scale * rng.uniform(0.0, 1.0, n)
     elif noise == "normal":
         y = y + scale * rng.standard_normal(n)
-    elif noise != "none":
-        raise ValueError(f"noise must be 'uniform', 'normal' or 'none', got {noise!r}")
-    return X.astype(dtype), y.astype(dtype)
+    return X.astype(dt), y.astype(dt)
 
 
 def make_regression(
@@ -88,9 +112,10 @@ def make_regression(
     n = check_int(n, "n", minimum=0)
     d = check_int(d, "d", minimum=1)
     noise = check_positive(noise, "noise", strict=False)
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d)).astype(dtype)
+    dt = _float_dtype(dtype)
+    rng = _rng(seed)
+    X = rng.standard_normal((n, d)).astype(dt)
     w = rng.standard_normal(d if k is None else (d, check_int(k, "k", minimum=1)))
     y = X.astype(np.float64) @ w
     y = y + noise * rng.standard_normal(y.shape)
-    return X, y.astype(dtype), w
+    return X, y.astype(dt), w

@@ -30,6 +30,7 @@ from fastsgd._validation import (
 __all__ = ["dot", "get_num_threads", "mse", "mse_grad", "set_num_threads", "sgd_step"]
 
 _MSE = 0
+_MAX_THREADS = 2**31 - 1  # the core takes a C int
 
 
 class _Linear:
@@ -52,6 +53,11 @@ class _Linear:
         self.w_shape = w_arr.shape
         self.vector = w_arr.ndim == 1
         self.k = 1 if self.vector else int(w_arr.shape[1])
+        if require_rows and self.k == 0:
+            raise ValueError(
+                f"w has shape {shape_str(w_arr.shape)}: no outputs, so the mean over zero "
+                "predictions is undefined"
+            )
         # parameters in X's dtype (as the reference uses them), held in float64 by the core
         w_t = w_arr.astype(self.dtype, copy=False).reshape(d, self.k)
         self.Wt = np.ascontiguousarray(w_t.T, dtype=np.float64)
@@ -115,7 +121,9 @@ def dot(X: Any, w: Any, b: Any = None) -> FloatArray:
     array([ 3.5, -1. ])
     """
     lin = _Linear(X, w, b, require_rows=False)
-    out = _core.predict(lin.X, lin.Wt, lin.b64)
+    if lin.X.shape[0] == 0 or lin.k == 0:
+        return np.zeros(lin.pred_shape(), dtype=lin.dtype)  # nothing to compute
+    out: FloatArray = _core.predict(lin.X, lin.Wt, lin.b64)
     return out.reshape(lin.pred_shape())
 
 
@@ -263,7 +271,7 @@ def set_num_threads(n: int | None) -> None:
     if n is None:
         _core.set_num_threads(0)
         return
-    _core.set_num_threads(check_int(n, "n", minimum=1))
+    _core.set_num_threads(check_int(n, "n", minimum=1, maximum=_MAX_THREADS))
 
 
 def get_num_threads() -> int:
