@@ -51,7 +51,7 @@ def bench(session: nox.Session) -> None:
     if torch_req:
         session.install(torch_req)
     args = session.posargs or []
-    for script in ("bench_kernels.py", "bench_sgd.py"):
+    for script in ("bench_kernels.py", "bench_sgd.py", "bench_classify.py"):
         path = ROOT / "benchmarks" / script
         if path.exists():
             session.run("python", str(path), *args)

@@ -125,6 +125,10 @@ class Problem:
                 )
             self.vector = y_arr.ndim == 1
             self.k = 1 if self.vector else int(y_arr.shape[1])
+            if self.k == 0:
+                raise ValueError(
+                    f"{name_y} has shape {shape_str(y_arr.shape)}: no outputs, nothing to fit"
+                )
             self.Y = as_rows(y_arr.reshape(n, self.k), name_y, self.X.dtype)
             if check_input:
                 check_finite(self.Y, name_y)
@@ -162,13 +166,19 @@ class Problem:
     def w_shape(self) -> tuple[int, ...]:
         return (self.d,) if self.vector else (self.d, self.k)
 
-    def curvature(self, fit_intercept: bool) -> tuple[float, float]:
-        """(λ_max, trace) of A = X̃ᵀX̃/n (power iteration in C++); fastsgd.dask overrides it."""
-        return _curvature(self.X, fit_intercept)
+    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
+        """(λ_max, trace) of A = X̃ᵀX̃/n (power iteration in C++); fastsgd.dask overrides it.
+
+        The rough estimate (relative change below 1e-3) is enough to choose a step size."""
+        return _curvature(self.X, fit_intercept, tol=1e-6 if precise else _ROUGH_TOL)
 
 
-def _curvature(X: FloatArray, fit_intercept: bool) -> tuple[float, float]:
-    lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, 1e-6)
+# Choosing a step size needs λ_max to a few digits only; suggest_learning_rate is precise.
+_ROUGH_TOL = 1e-3
+
+
+def _curvature(X: FloatArray, fit_intercept: bool, *, tol: float = 1e-6) -> tuple[float, float]:
+    lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, tol)
     return float(lam), float(trace)
 
 
@@ -230,10 +240,11 @@ def auto_learning_rate(
     """
     loss = _loss_name(loss)
     Xr = as_rows(X, "X")
+    check_finite(Xr, "X")
     n = Xr.shape[0]
     if n == 0:
         raise ValueError("X has no rows")
-    lam, trace = _curvature(Xr, fit_intercept)
+    lam, trace = _curvature(Xr, fit_intercept, tol=_ROUGH_TOL)
     return _auto_rate(lam, trace, loss, n, batch_size, n_outputs)
 
 
@@ -660,7 +671,7 @@ def _fit(
 def _raise_divergence(
     prob: Problem, fit_intercept: bool, epoch: int, lr: float, start: float, current: float
 ) -> None:
-    bound = _stable_rate(prob.curvature(fit_intercept)[0], prob.loss, prob.k)
+    bound = _stable_rate(prob.curvature(fit_intercept, precise=True)[0], prob.loss, prob.k)
     what = "became non-finite" if not math.isfinite(current) else (
         f"grew from {start:.4g} to {current:.4g}"
     )
