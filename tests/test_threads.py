@@ -1,0 +1,277 @@
+"""Threads: the same bits for any thread count (fixed chunks summed in a fixed order), the
+thread setting (set_num_threads, OMP_NUM_THREADS, threadpoolctl), and Python threads calling the
+kernels at once."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+import fastsgd
+from fastsgd._ext import _core
+
+pytestmark = pytest.mark.usefixtures("restore_threads")
+
+
+def chunk_rows(d: int) -> int:
+    """Rows per chunk of the core (core.hpp): about 2^18 elements, a multiple of 16 rows."""
+    return max(64, ((1 << 18) // d + 15) // 16 * 16)
+
+
+def _data(n: int, d: int, k: int | None, dtype: Any, seed: int = 0) -> tuple[Any, ...]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.standard_normal(d if k is None else (d, k))
+    y = rng.standard_normal(n if k is None else (n, k)).astype(dtype)
+    b = None if k is None else rng.standard_normal(k)
+    return X, y, w, b
+
+
+def _bits(result: Any) -> bytes:
+    """Every number of a kernel's result, as raw bytes."""
+    if isinstance(result, tuple):
+        return b"".join(_bits(r) for r in result)
+    if result is None:
+        return b"none"
+    return np.asarray(result).tobytes() + str(np.asarray(result).dtype).encode()
+
+
+def _all_kernels(X: Any, y: Any, w: Any, b: Any) -> dict[str, bytes]:
+    return {
+        "dot": _bits(fastsgd.dot(X, w, b)),
+        "mse": _bits(fastsgd.mse(X, y, w, b)),
+        "mse_grad": _bits(fastsgd.mse_grad(X, y, w, b)),
+    }
+
+
+SHAPES = pytest.mark.parametrize(
+    ("n", "d", "k"),
+    [(300_000, 3, None), (400_000, 2, 1), (40_000, 100, None), (50_000, 17, 3)],
+    ids=["n300000-d3", "n400000-d2-w1", "n40000-d100", "n50000-d17-w3"],
+)
+
+
+@SHAPES
+def test_one_and_two_threads_give_the_same_bits(n: int, d: int, k: int | None, dtype: Any) -> None:
+    assert n > 3 * chunk_rows(d)  # several chunks, so two threads really split the work
+    X, y, w, b = _data(n, d, k, dtype)
+    fastsgd.set_num_threads(1)
+    assert fastsgd.get_num_threads() == 1
+    one = _all_kernels(X, y, w, b)
+    for threads in (2, 3):
+        fastsgd.set_num_threads(threads)
+        assert fastsgd.get_num_threads() == threads
+        assert _all_kernels(X, y, w, b) == one
+
+
+def test_the_bits_do_depend_on_the_data() -> None:
+    """The comparison above is between real results: a small change of X changes them."""
+    X, y, w, b = _data(300_000, 3, None, np.float64)
+    before = _all_kernels(X, y, w, b)
+    X2 = X.copy()
+    X2[123_456, 1] *= 1.0001
+    after = _all_kernels(X2, y, w, b)
+    assert before["mse_grad"] != after["mse_grad"]
+    assert before["dot"] != after["dot"]
+
+
+def test_threadpoolctl_limits_the_threads() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    fastsgd.set_num_threads(None)
+    X, y, w, b = _data(300_000, 3, None, np.float32)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert fastsgd.get_num_threads() == 1
+        limited = _all_kernels(X, y, w, b)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="openmp"):
+        assert fastsgd.get_num_threads() == 2
+        assert _all_kernels(X, y, w, b) == limited
+
+
+def test_set_num_threads_overrides_and_none_restores() -> None:
+    fastsgd.set_num_threads(None)
+    default = fastsgd.get_num_threads()
+    assert default >= 1
+    fastsgd.set_num_threads(default + 3)
+    assert fastsgd.get_num_threads() == default + 3
+    fastsgd.set_num_threads(np.int64(1))  # NumPy integers are integers
+    assert fastsgd.get_num_threads() == 1
+    fastsgd.set_num_threads(None)
+    assert fastsgd.get_num_threads() == default
+
+
+@pytest.mark.parametrize(
+    ("n", "exc", "words"),
+    [
+        pytest.param(0, ValueError, ["n", ">= 1", "0"], id="zero"),
+        pytest.param(-1, ValueError, ["n", ">= 1", "-1"], id="negative"),
+        pytest.param("2", TypeError, ["n", "integer", "str"], id="str"),
+        pytest.param(2.0, TypeError, ["n", "integer", "float"], id="float"),
+        pytest.param(True, TypeError, ["n", "integer", "bool"], id="bool"),
+        pytest.param(2**40, ValueError, ["n", "<=", str(2**40)], id="too-many"),
+    ],
+)
+def test_set_num_threads_rejects_bad_counts(n: Any, exc: type[Exception], words: list[str]) -> None:
+    fastsgd.set_num_threads(2)
+    with pytest.raises(exc) as info:
+        fastsgd.set_num_threads(n)
+    for word in words:
+        assert word in str(info.value)
+    assert fastsgd.get_num_threads() == 2  # unchanged
+
+
+_CHILD = """
+import hashlib, numpy as np, fastsgd
+rng = np.random.default_rng(0)
+X = rng.standard_normal((300_000, 3)).astype(np.float32)
+y = rng.standard_normal(300_000).astype(np.float32)
+w = rng.standard_normal(3)
+loss, g, _ = fastsgd.mse_grad(X, y, w)
+z = fastsgd.dot(X, w)
+h = hashlib.sha256(np.float64(loss).tobytes() + g.tobytes() + z.tobytes()).hexdigest()
+print(fastsgd.get_num_threads(), h)
+"""
+
+
+def _child(env_threads: str | None) -> tuple[int, str]:
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    if env_threads is not None:
+        env["OMP_NUM_THREADS"] = env_threads
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    threads, digest = out.stdout.split()
+    return int(threads), digest
+
+
+def test_omp_num_threads_is_honoured_and_changes_no_bits() -> None:
+    one, digest_one = _child("1")
+    two, digest_two = _child("2")
+    three, digest_three = _child("3")
+    assert (one, two, three) == (1, 2, 3)
+    assert digest_one == digest_two == digest_three
+    # and the same as in this process
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300_000, 3)).astype(np.float32)
+    y = rng.standard_normal(300_000).astype(np.float32)
+    w = rng.standard_normal(3)
+    loss, g, _ = fastsgd.mse_grad(X, y, w)
+    z = fastsgd.dot(X, w)
+    here = hashlib.sha256(np.float64(loss).tobytes() + g.tobytes() + z.tobytes()).hexdigest()
+    assert here == digest_one
+
+
+# --- Python threads -----------------------------------------------------------------------
+
+
+def test_four_python_threads_get_correct_answers() -> None:
+    fastsgd.set_num_threads(2)
+    problems = [
+        _data(200_000, 3, None, np.float32, seed=1),
+        _data(50_000, 17, 3, np.float64, seed=2),
+        _data(30_000, 100, None, np.float32, seed=3),
+        _data(100_000, 2, 1, np.float64, seed=4),
+    ]
+    kernels = ["dot", "mse", "mse_grad"]
+
+    def run(task: tuple[int, str]) -> bytes:
+        i, kernel = task
+        X, y, w, b = problems[i]
+        args = (X, w, b) if kernel == "dot" else (X, y, w, b)
+        return _bits(getattr(fastsgd, kernel)(*args))
+
+    tasks = [(i, kernel) for i in range(len(problems)) for kernel in kernels] * 4
+    sequential = {t: run(t) for t in set(tasks)}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(run, tasks))
+    for task, bits in zip(tasks, parallel, strict=True):
+        assert bits == sequential[task], task
+
+
+def test_four_python_threads_step_their_own_parameters() -> None:
+    grads = [np.random.default_rng(s).standard_normal((100, 50)) for s in range(4)]
+
+    def train(i: int) -> np.ndarray[Any, Any]:
+        w, v = np.zeros((100, 50)), np.zeros((100, 50))
+        for _ in range(200):
+            fastsgd.sgd_step(w, grads[i], 0.01, momentum=0.9, nesterov=True, velocity=v)
+        return w
+
+    expected = [train(i) for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(train, range(4)))
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(g, e)
+
+
+def _longest_pause_of_another_thread(call: Any) -> tuple[float, float]:
+    """Run ``call`` while a second Python thread loops; return (the call's duration, the
+    longest time the second thread went without running a loop iteration)."""
+    started, done = threading.Event(), threading.Event()
+    longest = [0.0]
+
+    def watch() -> None:
+        last = time.perf_counter()
+        started.set()
+        while not done.is_set():
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    started.wait()
+    try:
+        t0 = time.perf_counter()
+        call()
+        duration = time.perf_counter() - t0
+    finally:
+        done.set()
+        watcher.join()
+    return duration, longest[0]
+
+
+@pytest.mark.parametrize("entry", ["loss_grad", "predict"])
+def test_the_core_releases_the_gil(entry: str) -> None:
+    """While one thread is inside the core, another Python thread keeps running.
+
+    A single long call (about 0.3 s: 6000 rows × 100 features × 1000 outputs, one OpenMP
+    thread) that held the GIL would stop the other thread for the whole call; released, the
+    other thread only waits for the switch interval now and then. A call into ``re`` that
+    holds the GIL shows the difference in ``test_a_call_holding_the_gil_stops_other_threads``.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6000, 100)).astype(np.float32)
+    Wt = rng.standard_normal((1000, 100))
+    if entry == "loss_grad":
+        duration, pause = _longest_pause_of_another_thread(
+            lambda: _core.loss_grad(X, None, Wt, None, 0, False, 1)
+        )
+    else:
+        duration, pause = _longest_pause_of_another_thread(lambda: _core.predict(X, Wt, None, 1))
+    assert pause < duration / 3, (duration, pause)
+
+
+def test_a_call_holding_the_gil_stops_other_threads() -> None:
+    """The measurement above can fail: a C call that keeps the GIL (a backtracking regular
+    expression) stops the other thread for about its whole duration."""
+    pattern = re.compile(r"(a+)+b")
+    duration, pause = _longest_pause_of_another_thread(lambda: pattern.match("a" * 21))
+    assert duration > 0.05
+    assert pause > duration / 2, (duration, pause)
