@@ -111,11 +111,6 @@ def test_info_follows_fastsgd_isa() -> None:
     assert "instruction set in use: baseline" in out.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="cli.COMMANDS['digits'] holds '92% it', which argparse reads as a %i format",
-)
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out

@@ -81,11 +81,6 @@ def test_mse_grad_is_the_textbook_gradient(k: int | None, bkind: str) -> None:
         np.testing.assert_allclose(rgb, gB, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference.mse_grad sums a 1-d residual with axis=0, giving a scalar grad_b "
-    "for b of shape (1,) with a vector w (fastsgd.mse_grad returns shape (1,))",
-)
 def test_mse_grad_grad_b_has_b_shape_for_a_vector_w() -> None:
     X, y, w, _ = _problem(None, "nob")
     b = np.array([0.5])

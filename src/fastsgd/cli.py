@@ -16,7 +16,7 @@ COMMANDS = {
     "demo": "the lesson: fit the line y = 3x + 2 by gradient descent",
     "animate": "animate SGD on the lesson's line for several learning rates",
     "overfit": "draw the lesson's warning: too many epochs overfit",
-    "digits": "classify handwritten digits with a softmax: '92% it's an 8'",
+    "digits": "classify handwritten digits with a softmax: '92%% it's an 8'",
     "info": "show the build: instruction set in use, OpenMP, threads",
 }
 

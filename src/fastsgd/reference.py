@@ -53,8 +53,10 @@ def mse_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, 
     grad_w = (2.0 / m) * (X.T @ r)
     grad_b = None
     if b is not None:
-        grad_b = (2.0 / m) * r.sum() if np.ndim(b) == 0 else (2.0 / m) * r.sum(axis=0)
-        grad_b = lin.dtype.type(grad_b) if np.ndim(b) == 0 else grad_b.astype(lin.dtype)
+        if np.ndim(b) == 0:  # one bias shared by every output
+            grad_b = lin.dtype.type((2.0 / m) * r.sum())
+        else:  # one bias per output column, b's shape
+            grad_b = ((2.0 / m) * r.reshape(r.shape[0], -1).sum(axis=0)).astype(lin.dtype)
     return loss, grad_w.astype(lin.dtype), grad_b
 
 
