@@ -33,6 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDRegressor
 from threadpoolctl import threadpool_limits
 
 import fastsgd
@@ -116,9 +118,6 @@ def contenders(
         ).w
 
     def run_sklearn() -> Any:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import SGDRegressor
-
         est = SGDRegressor(
             max_iter=1,
             tol=None,
