@@ -241,50 +241,55 @@ inline vd8 group_sum(vd8 v) {
   if constexpr (D >= 4) v += __builtin_shuffle(v, vi8{2, 3, 0, 1, 6, 7, 4, 5});
   return v;
 }
-// Lane l holds y[l / D].
-template <int D, class T>
-inline vd8 spread(const T* y) {
-  vd8 v;
-  for (int l = 0; l < 8; ++l) v[l] = static_cast<double>(y[l / D]);
-  return v;
+// Lane l of part q holds y[q·8/D + l/D]: the targets of the 8/D rows whose
+// features sit in x-vector q, each repeated D times (one permute).
+template <int D>
+inline vd8 spread(vd8 y, int q) {
+  typedef long long vi8 __attribute__((vector_size(64)));
+  vi8 mask;
+  for (int l = 0; l < 8; ++l) mask[l] = q * (8 / D) + l / D;
+  return __builtin_shuffle(y, mask);
 }
 
 // Mean squared error for k = 1 and d in {1, 2, 4} on contiguous rows:
 // vectorised across rows, 8/D rows per vector, the weights tiled across lanes.
+// Each iteration takes 8 rows: D vectors of X and one vector of y.
 template <int D, bool Grad, class T>
 inline void mse_tiled(const Problem<T>& p, index_t r0, index_t r1, double* out, double* scratch) {
-  constexpr int RPV = 8 / D;
   const T* X = p.X + r0 * D;
   const T* Y = p.Y + r0;
   const index_t m = r1 - r0;
   vd8 wt;
   for (int l = 0; l < 8; ++l) wt[l] = p.Wt[l % D];
   const vd8 bv = vbroadcast(p.b != nullptr ? p.b[0] : 0.0);
-  vd8 l0 = vzero(), l1 = vzero(), g0 = vzero(), g1 = vzero(), e0s = vzero(), e1s = vzero();
+  vd8 loss[D], g[D], es[D];
+  for (int q = 0; q < D; ++q) loss[q] = g[q] = es[q] = vzero();
   index_t i = 0;
-  for (; i + 2 * RPV <= m; i += 2 * RPV) {
-    const vd8 x0 = vload(X + i * D);
-    const vd8 x1 = vload(X + i * D + 8);
-    const vd8 e0 = group_sum<D>(x0 * wt) + bv - spread<D>(Y + i);  // r = x·w + b − y
-    const vd8 e1 = group_sum<D>(x1 * wt) + bv - spread<D>(Y + i + RPV);
-    l0 += e0 * e0;
-    l1 += e1 * e1;
-    if constexpr (Grad) {
-      g0 += e0 * x0;  // lane l collects r · x[l % D]
-      g1 += e1 * x1;
-      e0s += e0;
-      e1s += e1;
+  for (; i + 8 <= m; i += 8) {
+    const vd8 y = vload(Y + i);
+    for (int q = 0; q < D; ++q) {
+      const vd8 x = vload(X + i * D + 8 * q);
+      const vd8 e = group_sum<D>(x * wt) + bv - spread<D>(y, q);  // r = x·w + b − y
+      loss[q] += e * e;
+      if constexpr (Grad) {
+        g[q] += e * x;  // lane l collects r · x[l % D]
+        es[q] += e;
+      }
     }
+  }
+  for (int q = 1; q < D; ++q) {
+    loss[0] += loss[q];
+    g[0] += g[q];
+    es[0] += es[q];
   }
   // Every row's residual sits in D lanes: divide those sums by D (exact, D is a power of 2).
   constexpr double inv_d = 1.0 / D;
-  out[0] += hsum(l0 + l1) * inv_d;
+  out[0] += hsum(loss[0]) * inv_d;
   if constexpr (Grad) {
-    out[1] += hsum(e0s + e1s) * inv_d;
-    const vd8 g = g0 + g1;
+    out[1] += hsum(es[0]) * inv_d;
     for (int j = 0; j < D; ++j) {
       double t = 0.0;
-      for (int l = j; l < 8; l += D) t += g[l];
+      for (int l = j; l < 8; l += D) t += g[0][l];
       out[2 + j] += t;
     }
   }
