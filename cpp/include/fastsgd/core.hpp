@@ -77,7 +77,7 @@ double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, dou
   const index_t rows_per_chunk = chunk_rows(d);
   const index_t nchunks = n > 0 ? (n + rows_per_chunk - 1) / rows_per_chunk : 0;
   const int nthreads = nchunks > 1 ? (ws.threads > 0 ? ws.threads : num_threads()) : 1;
-  const index_t scratch_per_thread = (8 * k + 7) / 8 * 8 + 8;
+  const index_t scratch_per_thread = 16 * k + 8;  // 2·R·k for blocks of up to R = 8 rows
   ws.scratch.resize(static_cast<std::size_t>(scratch_per_thread * nthreads));
   ws.partial.assign(static_cast<std::size_t>(stride * (nchunks > 0 ? nchunks : 1)), 0.0);
   double* part = ws.partial.data();
