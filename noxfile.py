@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import zipfile
 from pathlib import Path
 
 import nox
@@ -30,13 +32,28 @@ def tests_slow(session: nox.Session) -> None:
     session.run("pytest", "-m", "slow", "--timeout=3600", *session.posargs)
 
 
+def _group(name: str) -> list[str]:
+    """The requirements of a dependency group of pyproject.toml (PEP 735, with includes)."""
+    groups = nox.project.load_toml(ROOT / "pyproject.toml")["dependency-groups"]
+    out: list[str] = []
+    for item in groups[name]:
+        out += _group(item["include-group"]) if isinstance(item, dict) else [item]
+    return out
+
+
+LINTED = ["src", "tests", "benchmarks", "docs", "noxfile.py"]
+
+
 @nox.session(python=PYTHON, default=False)
 def lint(session: nox.Session) -> None:
-    """ruff (check and format) and mypy --strict on src/."""
-    session.install("ruff", "mypy", "numpy", "scikit-learn", "types-tqdm")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "benchmarks", "noxfile.py")
+    """ruff (check and format), mypy --strict on src/, and src/fastsgd/_core.pyi against
+    the compiled module (tests/test_typing.py, with mypy.stubtest), which builds the package."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
     session.run("mypy")
+    session.install(".")
+    session.run("pytest", "tests/test_typing.py", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
@@ -57,12 +74,96 @@ def bench(session: nox.Session) -> None:
             session.run("python", str(path), *args)
 
 
+DIST = ROOT / "dist"
+
+
 @nox.session(python=PYTHON, default=False)
 def build(session: nox.Session) -> None:
-    """An sdist and a wheel in dist/."""
+    """An sdist and a wheel in dist/; on Linux a manylinux wheel with libgomp inside.
+
+    `python -m build` makes the sdist, unpacks it in a temporary directory and builds
+    the wheel from that copy, so the wheel proves the sdist holds all it needs. On
+    Linux, auditwheel (with patchelf) then copies the OpenMP runtime into the wheel
+    (fastsgd.libs/) and gives it the manylinux tag of the oldest glibc it allows.
+    On macOS and Windows the plain wheel is kept (cibuildwheel repairs those).
+    """
     session.install("build")
-    shutil.rmtree(ROOT / "dist", ignore_errors=True)
-    session.run("python", "-m", "build")
+    shutil.rmtree(DIST, ignore_errors=True)
+    raw = Path(session.create_tmp()) / "raw"
+    shutil.rmtree(raw, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(raw), *session.posargs)
+    DIST.mkdir()
+    for sdist in raw.glob("*.tar.gz"):
+        shutil.copy2(sdist, DIST)
+    (wheel,) = raw.glob("*.whl")
+    if not sys.platform.startswith("linux"):
+        shutil.copy2(wheel, DIST)
+        session.log(f"{wheel.name}: not repaired (auditwheel is for Linux)")
+        return
+    session.install("auditwheel", "patchelf")
+    session.run("auditwheel", "show", str(wheel))
+    session.run("auditwheel", "repair", "--wheel-dir", str(DIST), str(wheel))
+    (repaired,) = DIST.glob("*.whl")
+    session.run("auditwheel", "show", str(repaired))
+    with zipfile.ZipFile(repaired) as zf:
+        libs = [n for n in zf.namelist() if n.startswith("fastsgd.libs/")]
+    session.log(f"{repaired.name}: bundled {', '.join(libs) or 'no libraries'}")
+    if not any("libgomp" in n or "libomp" in n for n in libs):
+        session.warn("no OpenMP runtime in the wheel: was the core built without OpenMP?")
+
+
+# Compilers that must not be reachable when the wheel is tested.
+COMPILERS = ("gcc", "g++", "cc", "c++", "clang", "clang++", "cl")
+
+_NO_COMPILER_CHECK = """
+import os, shutil, sys
+found = {c: shutil.which(c) for c in sys.argv[1:] if shutil.which(c)}
+if found:
+    sys.exit(f"compilers on PATH: {found}")
+import fastsgd
+print(f"fastsgd {fastsgd.__version__} from {os.path.dirname(fastsgd.__file__)}")
+assert "site-packages" in fastsgd.__file__, "fastsgd was not imported from the installed wheel"
+fastsgd.show_config(print_info=True)
+"""
+
+
+@nox.session(python=PYTHON, default=False)
+def wheel_test(session: nox.Session) -> None:
+    """The test suite against dist/'s wheel in a fresh venv, with no compiler on PATH.
+
+    Run `nox -s build` first. The wheel with its test and optional extras is installed; the
+    tests, the docs pages they read and pyproject.toml (for pytest's settings) are
+    copied to a temporary directory, so nothing is imported from the source tree.
+    PATH holds only this venv's bin/ and an empty directory; CC and CXX point nowhere.
+    """
+    wheels = sorted(DIST.glob("fastsgd-*.whl"))
+    if len(wheels) != 1:
+        session.error(f"expected one wheel in {DIST}, found {len(wheels)}: run `nox -s build`")
+    session.install(f"{wheels[0]}[test,all]")  # all: the plotting and dask tests run too
+    tmp = Path(session.create_tmp())
+    work = tmp / "wheel-test"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(ROOT / "tests", work / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns("*.png", "*.gif"))
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    empty = tmp / "no-compilers"
+    empty.mkdir(exist_ok=True)
+    # nox puts the venv's bin/ in front of the PATH given here.
+    env = {"PATH": str(empty), "CC": str(empty / "cc"), "CXX": str(empty / "c++")}
+    with session.chdir(work):
+        session.run("python", "-c", _NO_COMPILER_CHECK, *COMPILERS, env=env)
+        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON, default=False)
+def docs(session: nox.Session) -> None:
+    """The documentation site in site/ (MkDocs, mkdocstrings), built with --strict: any
+    warning fails. `nox -s docs -- serve` serves it with live reload instead."""
+    session.install(*_group("docs"))
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", *session.posargs[1:])
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)
