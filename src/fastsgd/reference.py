@@ -185,7 +185,8 @@ class NumpyBackend:
         o, p = self.opts, self.prob
         n = p.n
         B = o.batch_size if 0 < o.batch_size < n else n
-        order = permutation(n, o.seed, epoch) if o.shuffle else np.arange(n)
+        # a single batch of every row is used in order (its order changes nothing)
+        order = permutation(n, o.seed, epoch) if o.shuffle and B < n else np.arange(n)
         steps, total = 0, 0.0
         for s in range(0, n, B):
             idx = order[s : s + B]

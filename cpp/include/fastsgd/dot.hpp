@@ -93,7 +93,7 @@ inline vu8 perm_step(const PermKey& key, vu8 x) {
 }
 
 // Eight positions at a time; lanes still outside [0, n) walk on together.
-inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+inline void perm_positions64(const PermKey& key, index_t start, index_t count, index_t* out) {
   const std::uint64_t n = key.n;
   const vu8 lanes = {0, 1, 2, 3, 4, 5, 6, 7};
   index_t j = 0;
@@ -110,6 +110,59 @@ inline void perm_positions(const PermKey& key, index_t start, index_t count, ind
     std::memcpy(out + j, &x, sizeof x);
   }
   perm_positions_scalar(key, start + j, count - j, out + j);
+}
+
+// For n < 2^32 the same permutation in 32-bit lanes, sixteen at a time: every
+// step is exact modulo 2^m with m <= 32, so only the low 32 bits matter.
+typedef std::uint32_t vu16 __attribute__((vector_size(64)));
+typedef std::uint32_t vu16h __attribute__((vector_size(32)));
+
+inline vu16 perm_step32(vu16 x, const std::uint32_t* k, std::uint32_t mask, std::uint32_t shift) {
+  constexpr std::uint32_t M[3] = {0x1CE4E5B9u, 0x133111EBu, 0x6659FD93u};  // low halves
+  for (int r = 0; r < 3; ++r) {
+    x = ((x ^ k[r]) * M[r]) & mask;
+    x ^= x >> shift;
+  }
+  return x;
+}
+
+inline void perm_positions32(const PermKey& key, index_t start, index_t count, index_t* out) {
+  const auto n = static_cast<std::uint32_t>(key.n);
+  const auto mask = static_cast<std::uint32_t>(key.mask);
+  const auto shift = static_cast<std::uint32_t>(key.shift);
+  const std::uint32_t k[3] = {static_cast<std::uint32_t>(key.k[0]),
+                              static_cast<std::uint32_t>(key.k[1]),
+                              static_cast<std::uint32_t>(key.k[2])};
+  const auto wrap = static_cast<std::uint32_t>(key.n - key.offset);  // x + offset >= n  iff  x >= wrap
+  const auto offset = static_cast<std::uint32_t>(key.offset);
+  const vu16 lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  index_t j = 0;
+  for (; j + 16 <= count; j += 16) {
+    vu16 x = perm_step32(lanes + static_cast<std::uint32_t>(start + j), k, mask, shift);
+    vu16 outside = x >= n;
+    for (;;) {
+      std::uint32_t any = 0;
+      for (int l = 0; l < 16; ++l) any |= outside[l];
+      if (any == 0) break;
+      x = outside ? perm_step32(x, k, mask, shift) : x;
+      outside = x >= n;
+    }
+    x = x >= wrap ? x - wrap : x + offset;
+    const vu16h lo = {x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]};
+    const vu16h hi = {x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]};
+    const vu8 lo64 = __builtin_convertvector(lo, vu8);
+    const vu8 hi64 = __builtin_convertvector(hi, vu8);
+    std::memcpy(out + j, &lo64, sizeof lo64);
+    std::memcpy(out + j + 8, &hi64, sizeof hi64);
+  }
+  perm_positions_scalar(key, start + j, count - j, out + j);
+}
+
+inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {
+  if (key.n <= 0xFFFFFFFFULL && static_cast<std::uint64_t>(start + count) <= key.n)
+    perm_positions32(key, start, count, out);
+  else
+    perm_positions64(key, start, count, out);
 }
 #else
 inline void perm_positions(const PermKey& key, index_t start, index_t count, index_t* out) {

@@ -41,7 +41,7 @@ struct TrainState {
 
 struct TrainWorkspace {
   Workspace kernel;
-  std::vector<index_t> rows, next_rows;
+  std::vector<index_t> ring;  // shuffled row indices of the next few batches
   std::vector<double> G, gb;
 };
 
@@ -74,12 +74,27 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
   const index_t B = spec.batch_size > 0 && spec.batch_size < n ? spec.batch_size : n;
   const IsaKernels& kt = active_kernels();
   const PermKey key = make_perm_key(static_cast<std::uint64_t>(n), spec.seed, spec.epoch);
+  // One batch holding every row: its order changes nothing, so it is not shuffled.
+  const bool shuffle = spec.shuffle && B < n;
   ws.G.resize(static_cast<std::size_t>(k * d));
   ws.gb.resize(static_cast<std::size_t>(k));
-  if (spec.shuffle) {
-    ws.rows.resize(static_cast<std::size_t>(B));
-    ws.next_rows.resize(static_cast<std::size_t>(B));
-    if (n > 0) kt.perm(key, 0, B < n ? B : n, ws.rows.data());
+  // Shuffled batches are drawn `ahead` batches (at least 512 rows) before they
+  // are used and their rows prefetched, so the cache misses of the random
+  // gather overlap with the arithmetic of the batches in between.
+  const index_t nbatches = B > 0 ? (n + B - 1) / B : 0;
+  const index_t ahead = B >= 512 ? 1 : (512 + B - 1) / B;
+  const index_t slots = ahead + 1;
+  auto draw = [&](index_t batch) {
+    if (batch >= nbatches) return;
+    const index_t first = batch * B;
+    const index_t m = first + B < n ? B : n - first;
+    index_t* dst = ws.ring.data() + (batch % slots) * B;
+    kt.perm(key, first, m, dst);
+    prefetch_rows(data, dst, m);
+  };
+  if (shuffle) {
+    ws.ring.resize(static_cast<std::size_t>(slots * B));
+    for (index_t b = 0; b < ahead; ++b) draw(b);
   }
   SgdOptions bias_opt = spec.sgd;
   bias_opt.weight_decay = 0.0;
@@ -91,16 +106,10 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
     Problem<T> p = data;
     p.Wt = st.Wt;
     p.b = spec.fit_intercept ? st.b : nullptr;
-    if (spec.shuffle) {
-      // The next batch's rows are drawn now and their memory prefetched, so the
-      // cache misses of a random gather overlap with this batch's arithmetic.
-      const index_t next = start + B;
-      if (next < n) {
-        const index_t mn = next + B < n ? B : n - next;
-        kt.perm(key, next, mn, ws.next_rows.data());
-        prefetch_rows(data, ws.next_rows.data(), mn);
-      }
-      p.rows = ws.rows.data();
+    if (shuffle) {
+      const index_t batch = start / B;
+      draw(batch + ahead);
+      p.rows = ws.ring.data() + (batch % slots) * B;
     } else {  // rows [start, start + m) in place
       p.X = data.X + start * data.ldx;
       if (data.Y != nullptr) p.Y = data.Y + start * data.ldy;
@@ -111,7 +120,6 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
     sgd_update(st.Wt, ws.G.data(), st.vW, k * d, spec.sgd);
     if (spec.fit_intercept) sgd_update(st.b, ws.gb.data(), st.vb, k, bias_opt);
     ++stats.steps;
-    if (spec.shuffle) ws.rows.swap(ws.next_rows);
     if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
         start + m < n && spec.should_stop(spec.poll_context)) {
       stats.stopped = true;
