@@ -160,10 +160,11 @@ def docs(session: nox.Session) -> None:
     """The documentation site in site/ (MkDocs, mkdocstrings), built with --strict: any
     warning fails. `nox -s docs -- serve` serves it with live reload instead."""
     session.install(*_group("docs"))
+    env = {"NO_MKDOCS_2_WARNING": "1"}  # mkdocs-material's banner about its end of life (2027)
     if session.posargs[:1] == ["serve"]:
-        session.run("mkdocs", "serve", *session.posargs[1:])
+        session.run("mkdocs", "serve", *session.posargs[1:], env=env)
     else:
-        session.run("mkdocs", "build", "--strict", *session.posargs)
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
 
 
 @nox.session(python=PYTHON, default=False)
