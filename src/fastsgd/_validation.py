@@ -40,8 +40,8 @@ def as_array(a: Any, name: str) -> np.ndarray[Any, Any]:
 
 def float_dtype_of(X: np.ndarray[Any, np.dtype[Any]]) -> np.dtype[Any]:
     """float32 and float64 are used as they are; other real input becomes float64."""
-    if X.dtype == np.float32 or X.dtype == np.float64:
-        return X.dtype
+    if X.dtype == np.float32:
+        return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
@@ -60,6 +60,8 @@ def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
     dt = np.dtype(dtype) if dtype is not None else float_dtype_of(arr)
     if arr.dtype != dt:
         arr = arr.astype(dt)
+    elif arr.dtype is not dt:  # equal but not NumPy's own instance (metadata, memory maps)
+        arr = arr.view(dt)  # the core dispatches on the dtype object: view it, no copy
     if arr.shape[1] > 1 and arr.strides[1] != arr.itemsize:
         arr = np.ascontiguousarray(arr)
     if arr.shape[0] > 1 and arr.strides[0] % arr.itemsize != 0:

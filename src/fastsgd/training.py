@@ -41,6 +41,11 @@ SCHEDULES = ("constant", "invscaling", "step", "cosine", "adaptive")
 # Curvature of each loss relative to A = X̃ᵀX̃/n: the Hessian is at most c·A.
 _CURVATURE = {"mse": 2.0, "softmax": 0.5, "logistic": 0.25}
 _DIVERGENCE_FACTOR = 1e3
+# Ranges of the core's integer arguments (seed and epoch are uint64, batch_size int64,
+# threads a C int): larger values are a ValueError here, not an opaque binding error.
+_UINT64_MAX = 2**64 - 1
+_INT64_MAX = 2**63 - 1
+_INT_MAX = 2**31 - 1
 
 
 class DivergenceError(FloatingPointError):
@@ -114,6 +119,8 @@ class Problem:
         self.X = as_rows(X, name_X)
         n, d = self.X.shape
         self.n, self.d = n, d
+        if n == 0:
+            raise ValueError(f"{name_X} has no rows: there is nothing to fit")
         if check_input:
             check_finite(self.X, name_X)
         if loss == "mse":
@@ -152,7 +159,10 @@ class Problem:
                 present = int(self.Y.max()) + 1 if n else 0
                 self.k = int(n_outputs) if n_outputs is not None else present
                 if self.k < 2:
-                    raise ValueError(f"softmax needs at least 2 classes, got k={self.k}")
+                    raise ValueError(
+                        f"softmax needs at least 2 classes, but {name_y} holds only class "
+                        f"indices below {self.k}; pass n_classes, or use loss='logistic'"
+                    )
                 limit = self.k
             if n and (int(self.Y.min()) < 0 or int(self.Y.max()) >= limit):
                 raise ValueError(
@@ -367,12 +377,30 @@ def _lr_schedule(
         return from_callable
     if schedule == "constant" or schedule == "adaptive":
         return lambda e, cur: cur  # adaptive changes `cur` between epochs
+
+    def finite(rule: Callable[[int], float]) -> Callable[[int, float], float]:
+        # power_t or gamma can push the rate past the float range (OverflowError) or to 0
+        def rate(e: int, _cur: float) -> float:
+            try:
+                lr = rule(e)
+            except OverflowError:
+                lr = math.inf
+            if not 0.0 < lr < math.inf:
+                raise ValueError(
+                    f"schedule={schedule!r} gives the learning rate {lr:g} at epoch {e} "
+                    f"(learning_rate={lr0:g}, power_t={power_t:g}, gamma={gamma:g}, "
+                    f"step_size={step_size}); it must be finite and > 0"
+                )
+            return lr
+
+        return rate
+
     if schedule == "invscaling":
-        return lambda e, cur: lr0 / (e + 1) ** power_t
+        return finite(lambda e: lr0 / (e + 1) ** power_t)
     if schedule == "step":
-        return lambda e, cur: lr0 * gamma ** (e // step_size)
+        return finite(lambda e: lr0 * gamma ** (e // step_size))
     if schedule == "cosine":
-        return lambda e, cur: 0.5 * lr0 * (1.0 + math.cos(math.pi * e / max(epochs, 1)))
+        return finite(lambda e: 0.5 * lr0 * (1.0 + math.cos(math.pi * e / max(epochs, 1))))
     raise ValueError(f"schedule must be one of {list(SCHEDULES)} or a callable, got {schedule!r}")
 
 
@@ -383,7 +411,10 @@ def _resolve_seed(seed: Any) -> int:
         return int(seed.randint(np.iinfo(np.int32).max))
     if isinstance(seed, np.random.Generator):
         return int(seed.integers(1 << 62))
-    return check_int(seed, "seed", minimum=0)
+    value = check_int(seed, "seed", minimum=0)
+    if value > _UINT64_MAX:
+        raise ValueError(f"seed must be < 2**64, got {value}")
+    return value
 
 
 def fit(
@@ -517,16 +548,23 @@ def _fit(
     if not callable(schedule) and schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {list(SCHEDULES)} or a callable, got {schedule!r}")
     n_threads = 0 if kw["n_threads"] is None else check_int(kw["n_threads"], "n_threads", minimum=1)
+    if n_threads > _INT_MAX:
+        raise ValueError(f"n_threads must be <= {_INT_MAX}, got {n_threads}")
+    n_classes = kw["n_classes"]
+    if n_classes is not None:
+        n_classes = check_int(n_classes, "n_classes", minimum=2)
     fit_intercept = bool(kw["fit_intercept"])
     callback = kw["callback"]
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable: callback(epoch, loss, w)")
 
-    prob = problem_cls(kw["X"], kw["y"], loss, n_outputs=kw["n_classes"] if loss == "softmax" else None)
+    prob = problem_cls(kw["X"], kw["y"], loss, n_outputs=n_classes if loss == "softmax" else None)
     if prob.n == 0:
         raise ValueError("X has no rows: there is nothing to fit")
     bs = kw["batch_size"]
     batch_size = 0 if bs is None else check_int(bs, "batch_size", minimum=1)
+    if batch_size > _INT64_MAX:  # any batch_size >= n means the full batch
+        raise ValueError(f"batch_size must be < 2**63, got {batch_size}")
     opts = Options(
         loss=loss,
         batch_size=batch_size,
@@ -593,6 +631,8 @@ def _fit(
     best_snap, best_epoch = state.snapshot(), 0
     cur_lr, n_steps, stop_reason, converged = lr0, 0, "epochs", False
     epoch_offset = check_int(kw["epoch_offset"], "epoch_offset", minimum=0)
+    if epoch_offset + epochs > _UINT64_MAX:
+        raise ValueError(f"epoch_offset + epochs must be < 2**64, got {epoch_offset + epochs}")
     e = 0
     try:
         for e in range(epochs):
