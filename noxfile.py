@@ -61,7 +61,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", *LINTED)
     session.run("ruff", "format", "--check", *LINTED)
     session.run("mypy")
-    session.install(".")
+    session.install(".[test]")  # tests/conftest.py needs the test extra
     session.run("pytest", "tests/test_typing.py", "-p", "no:cacheprovider", *session.posargs)
 
 
