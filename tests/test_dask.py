@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import doctest
 import inspect
 import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +361,23 @@ def test_without_dask_fastsgd_imports_and_fastsgd_dask_names_the_extra() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'fastsgd[dask]'" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "name", ["fit", "fit_estimator", "partial_fit_estimator", "predict_estimator"]
+)
+def test_docstring_examples(name: str) -> None:
+    """Each public function has a numpydoc example, and it runs (on its own small cluster)."""
+    func = getattr(fdask, name)
+    assert "Examples\n    --------\n    >>> " in func.__doc__
+    test = doctest.DocTestFinder().find(func, name, globs=vars(fdask))[0]
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    out: list[str] = []
+    with warnings.catch_warnings():  # another cluster on this machine may hold port 8787
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        result = runner.run(test, out=out.append)
+    assert result.attempted > 0
+    assert result.failed == 0, "".join(out)
 
 
 def test_same_options_as_fit() -> None:

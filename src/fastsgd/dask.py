@@ -124,9 +124,9 @@ def _block_loss_grad(
     loss, G, gb = _core.loss_grad(X, Y, Wt, b, layout.loss_id, grad, threads)
     out[0], out[1] = n, n * loss
     if grad:
-        out[2 : 2 + kd] = n * G.ravel()
+        out[2 : 2 + kd] = n * _req(G).ravel()
         if layout.fit_intercept:
-            out[2 + kd :] = n * gb
+            out[2 + kd :] = n * _req(gb)
     return out
 
 
@@ -859,6 +859,18 @@ def partial_fit_estimator(
 
     dask-ml's ``Incremental`` wrapper does not come here: it calls ``partial_fit``
     with one in-memory block at a time.
+
+    Examples
+    --------
+    >>> import dask.array as da, distributed, fastsgd
+    >>> X = da.random.default_rng(0).standard_normal((4000, 2), chunks=1000)
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> clf = fastsgd.SGDClassifier(random_state=0)
+    >>> with distributed.Client(processes=False, dashboard_address=None) as client:
+    ...     for _ in range(3):   # three averaged epochs
+    ...         _ = clf.partial_fit(X, y, classes=[0, 1], client=client)
+    >>> clf.n_iter_, clf.classes_.tolist()
+    (3, [0, 1])
     """
     first = not hasattr(estimator, "coef_")
     estimator._check_own_params()
@@ -947,6 +959,15 @@ def predict_estimator(estimator: Any, X: Any, method: str = "predict") -> da.Arr
     Returns
     -------
     dask.array.Array with X's row chunks
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, fastsgd
+    >>> clf = fastsgd.SGDClassifier(random_state=0).fit(np.eye(3), ["a", "b", "c"])
+    >>> X = da.from_array(np.eye(3).repeat(2, axis=0), chunks=2)
+    >>> p = predict_estimator(clf, X, method="predict_proba")   # clf.predict_proba(X) does this
+    >>> p.shape, p.chunks, p.sum(axis=1).compute().round(6).tolist()   # no client: dask's own
+    ((6, 3), ((2, 2, 2), (3,)), [1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
     """
     if method not in PREDICT_METHODS:
         raise ValueError(f"method must be one of {list(PREDICT_METHODS)}, got {method!r}")
