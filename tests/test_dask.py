@@ -502,6 +502,28 @@ def test_classifier_fits_and_predicts_dask_arrays(client: Any) -> None:
     assert pf.score(Xm, lm) > 0.8
 
 
+def test_dask_ml_incremental_wrapper(client: Any) -> None:
+    """dask-ml's Incremental feeds the estimator one in-memory block at a time through
+    partial_fit (dask-ml is not a dependency: skipped when it is not installed)."""
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    est = pytest.importorskip("fastsgd.estimators")
+    X, y = make_data(4, 2000, 5)
+    Xm, ym = gathered(client, X, y)
+    inc = wrappers.Incremental(est.SGDRegressor(random_state=0, learning_rate=0.02))
+    with client.as_current():
+        for _ in range(2):
+            inc.partial_fit(X, y)
+        pred = inc.predict(X)
+    assert inc.estimator_.n_iter_ == 2 * X.numblocks[0]  # one partial_fit per block
+    assert inc.estimator_.score(Xm, ym) > 0.99
+    assert isinstance(pred, da.Array)
+    np.testing.assert_allclose(gathered(client, pred)[0], inc.estimator_.predict(Xm), rtol=1e-6)
+    clf = wrappers.Incremental(est.SGDClassifier(random_state=0))
+    with client.as_current():
+        clf.fit(X, y > y.mean(), classes=[False, True])
+    assert clf.estimator_.classes_.tolist() == [False, True]
+
+
 # ---------------------------------------------------------------------------
 # A worker dies in the middle of an epoch (keep this test last: it restarts a worker)
 # ---------------------------------------------------------------------------
