@@ -73,6 +73,20 @@ def check_finite(a: np.ndarray[Any, Any], name: str) -> None:
     """Raise ValueError if a holds NaN or infinity; reads a in blocks (no full-size temporary)."""
     if a.size == 0 or a.dtype.kind not in "fc":
         return
+    if (
+        a.ndim == 2
+        and a.dtype in (np.float32, np.float64)
+        and a.dtype.isnative
+        and (a.shape[1] <= 1 or a.strides[1] == a.itemsize)
+        and a.strides[0] % a.itemsize == 0
+    ):
+        from fastsgd._ext import _core  # one pass in C++, in parallel
+
+        row = _core.first_nonfinite_row(a.view(np.dtype(a.dtype.char)), 0)
+        if row >= 0:
+            bad = "NaN" if np.isnan(a[row]).any() else "infinity"
+            raise ValueError(f"{name} contains {bad} (in row {row})")
+        return
     rows = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
     step = max(1, (1 << 20) // max(1, rows.shape[1]))
     for s in range(0, rows.shape[0], step):
