@@ -70,6 +70,13 @@ def _is_dask_collection(x: Any) -> bool:
     )
 
 
+def _reject_dates(X: Any) -> None:
+    """Dates and durations are not features: scikit-learn's checks would turn them into numbers."""
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind in ("M", "m"):
+        raise TypeError(f"X must be numeric, got dtype {X.dtype} (dates or durations)")
+
+
 def _native_view(X: Any) -> Any:
     """X itself, or a view of it whose dtype is NumPy's own float32/float64 instance.
 
@@ -299,6 +306,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     def _fit(self, X: Any, y: Any) -> Any:
         self._check_own_params()
+        _reject_dates(X)
         X, y = validate_data(
             self,
             X,
@@ -346,6 +354,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
     def _partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
         first = not hasattr(self, "coef_")
         self._check_own_params()
+        _reject_dates(X)
         X, y = validate_data(
             self,
             X,
@@ -424,6 +433,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     def _scores(self, X: Any) -> FloatArray:
         check_is_fitted(self)
+        _reject_dates(X)
         X = _native_view(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
         coef = self.coef_
         return dot(X, coef.T, self.intercept_)
@@ -724,7 +734,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
             labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
             if len(labels) < 2:
                 raise ValueError(
-                    f"SGDClassifier needs at least 2 classes; got 1 class ({labels[0]!r})"
+                    f"y has 1 class ({labels[0]!r}): SGDClassifier needs at least 2 classes"
                 )
             old = getattr(self, "classes_", None)
             if self.warm_start and old is not None and not np.array_equal(old, labels):
