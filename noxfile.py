@@ -20,8 +20,9 @@ PYTHON = None  # the interpreter nox runs on
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Build and install the package (not editable), then run the test suite against it."""
-    session.install(".[test]")
+    """Build and install the package (not editable) with every optional part, then run the
+    test suite against it."""
+    session.install(".[test,all]")
     session.run("pytest", *session.posargs)
 
 

@@ -334,12 +334,6 @@ _FORK_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="GNU OpenMP (libgomp) is not fork-safe: a child forked after the parent ran a "
-    "parallel region hangs in its first one; the core needs a pthread_atfork handler "
-    "that makes the child run its kernels on one thread",
-)
 def test_a_forked_child_can_use_the_kernels() -> None:
     """multiprocessing's default start method on Linux (before Python 3.14) forks."""
     if not hasattr(os, "fork"):

@@ -8,6 +8,10 @@
 #if defined(FASTSGD_HAVE_OPENMP)
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FASTSGD_HAVE_ATFORK 1
+#endif
 
 namespace fastsgd {
 namespace {
@@ -51,6 +55,13 @@ const IsaKernels* best_kernels() {
 
 std::atomic<const IsaKernels*> g_kernels{nullptr};
 std::atomic<int> g_threads{0};
+std::atomic<bool> g_forked{false};
+
+#if defined(FASTSGD_HAVE_ATFORK)
+void mark_forked_child() { g_forked.store(true, std::memory_order_relaxed); }
+// Registered when the extension is loaded.
+const int g_atfork_registered = pthread_atfork(nullptr, nullptr, &mark_forked_child);
+#endif
 
 }  // namespace
 
@@ -73,6 +84,7 @@ bool set_isa(const char* name) {
 }
 
 int num_threads() {
+  if (g_forked.load(std::memory_order_relaxed)) return 1;
   const int n = g_threads.load(std::memory_order_relaxed);
   if (n > 0) return n;
 #if defined(FASTSGD_HAVE_OPENMP)
@@ -81,6 +93,8 @@ int num_threads() {
   return 1;
 #endif
 }
+
+bool in_forked_child() { return g_forked.load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 

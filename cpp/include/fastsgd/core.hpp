@@ -23,8 +23,32 @@ const char* active_isa();
 bool set_isa(const char* name);  // false if unknown or unsupported here
 // Threads used by the kernels: set_num_threads(n > 0), or 0 to follow OpenMP's
 // own setting (OMP_NUM_THREADS, threadpoolctl).
+// A process forked after the kernels ran threads (multiprocessing's "fork")
+// cannot use libgomp's thread pool; there num_threads() is 1 and no kernel
+// enters an OpenMP region.
 int num_threads();
 void set_num_threads(int n);
+bool in_forked_child();
+
+// The threads for one call: `requested` (> 0) or num_threads(); 1 in a forked child.
+static inline int resolve_threads(int requested) {
+  if (in_forked_child()) return 1;
+  return requested > 0 ? requested : num_threads();
+}
+
+// f(c, thread) for every chunk c in [0, n), on `threads` OpenMP threads taking
+// chunks in turn; with one thread a plain loop that never enters OpenMP.
+template <class F>
+void parallel_chunks(index_t n, int threads, F&& f) {
+#if defined(FASTSGD_HAVE_OPENMP)
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (index_t c = 0; c < n; ++c) f(c, omp_get_thread_num());
+    return;
+  }
+#endif
+  for (index_t c = 0; c < n; ++c) f(c, 0);
+}
 
 static inline GradRowsFn<float> grad_fn(const IsaKernels& t, const float*) { return t.grad_f32; }
 static inline GradRowsFn<double> grad_fn(const IsaKernels& t, const double*) { return t.grad_f64; }
@@ -76,7 +100,7 @@ double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, dou
   if ((stride * 8) % 4096 == 0) stride += 8;
   const index_t rows_per_chunk = chunk_rows(d);
   const index_t nchunks = n > 0 ? (n + rows_per_chunk - 1) / rows_per_chunk : 0;
-  const int nthreads = nchunks > 1 ? (ws.threads > 0 ? ws.threads : num_threads()) : 1;
+  const int nthreads = nchunks > 1 ? resolve_threads(ws.threads) : 1;
   const index_t scratch_per_thread = 16 * k + 8;  // 2·R·k for blocks of up to R = 8 rows
   ws.scratch.resize(static_cast<std::size_t>(scratch_per_thread * nthreads));
   ws.partial.assign(static_cast<std::size_t>(stride * (nchunks > 0 ? nchunks : 1)), 0.0);
@@ -86,18 +110,11 @@ double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, dou
   if (nchunks <= 1) {
     if (n > 0) fn(p, loss, 0, n, want_grad, part, scratch);
   } else {
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-#endif
-    for (index_t c = 0; c < nchunks; ++c) {
-      int tid = 0;
-#if defined(FASTSGD_HAVE_OPENMP)
-      tid = omp_get_thread_num();
-#endif
+    parallel_chunks(nchunks, nthreads, [&](index_t c, int tid) {
       const index_t r0 = c * rows_per_chunk;
       const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
       fn(p, loss, r0, r1, want_grad, part + c * stride, scratch + tid * scratch_per_thread);
-    }
+    });
     // Fixed order: chunk 0, 1, 2, ...
     for (index_t c = 1; c < nchunks; ++c) {
       const double* src = part + c * stride;
@@ -133,16 +150,11 @@ void predict(const Problem<T>& p, index_t n, T* out, index_t ldo, int threads = 
     if (n > 0) fn(p, 0, n, out, ldo);
     return;
   }
-  const int nthreads = threads > 0 ? threads : num_threads();
-  (void)nthreads;
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-#endif
-  for (index_t c = 0; c < nchunks; ++c) {
+  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
     const index_t r0 = c * rows_per_chunk;
     const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
     fn(p, r0, r1, out, ldo);
-  }
+  });
 }
 
 // The first row of the (rows, cols) matrix at X (row stride ld) that holds a
@@ -154,12 +166,7 @@ index_t first_nonfinite_row(const T* X, index_t rows, index_t cols, index_t ld, 
   const index_t per_chunk = chunk_rows(cols);
   const index_t nchunks = (rows + per_chunk - 1) / per_chunk;
   std::vector<unsigned char> bad(static_cast<std::size_t>(nchunks), 0);
-  const int nthreads = nchunks > 1 ? (threads > 0 ? threads : num_threads()) : 1;
-  (void)nthreads;
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-#endif
-  for (index_t c = 0; c < nchunks; ++c) {
+  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
     const index_t r1 = (c + 1) * per_chunk < rows ? (c + 1) * per_chunk : rows;
     T acc = 0;
     if (ld == cols) {  // contiguous rows: one flat run
@@ -179,7 +186,7 @@ index_t first_nonfinite_row(const T* X, index_t rows, index_t cols, index_t ld, 
       }
     }
     bad[static_cast<std::size_t>(c)] = acc != acc;  // NaN
-  }
+  });
   for (index_t c = 0; c < nchunks; ++c) {
     if (!bad[static_cast<std::size_t>(c)]) continue;
     const index_t r1 = (c + 1) * per_chunk < rows ? (c + 1) * per_chunk : rows;
@@ -205,15 +212,10 @@ double stream_sum(const T* x, index_t n, int threads = 0) {
   const index_t nchunks = (n + chunk - 1) / chunk;
   if (nchunks <= 1) return n > 0 ? fn(x, n) : 0.0;
   std::vector<double> part(static_cast<std::size_t>(nchunks));
-  const int nthreads = threads > 0 ? threads : num_threads();
-  (void)nthreads;
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads)
-#endif
-  for (index_t c = 0; c < nchunks; ++c) {
+  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
     const index_t r0 = c * chunk;
     part[static_cast<std::size_t>(c)] = fn(x + r0, (r0 + chunk < n ? r0 + chunk : n) - r0);
-  }
+  });
   double s = 0.0;
   for (double v : part) s += v;
   return s;

@@ -59,22 +59,13 @@ void softmax(const T* Z, index_t ldz, index_t n, index_t k, bool log, T* out, in
   if (n <= 0 || k <= 0) return;
   const index_t rows_per_chunk = chunk_rows(k);
   const index_t nchunks = (n + rows_per_chunk - 1) / rows_per_chunk;
-  const int nthreads = nchunks > 1 ? (threads > 0 ? threads : num_threads()) : 1;
-  (void)nthreads;
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp parallel num_threads(nthreads)
-#endif
-  {
-    std::vector<double> e(static_cast<std::size_t>(k));  // one scratch row per thread
-#if defined(FASTSGD_HAVE_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (index_t c = 0; c < nchunks; ++c) {
-      const index_t r0 = c * rows_per_chunk;
-      const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
-      softmax_rows(Z, ldz, k, r0, r1, log, out, ldo, e.data());
-    }
-  }
+  const int nthreads = nchunks > 1 ? resolve_threads(threads) : 1;
+  std::vector<double> scratch(static_cast<std::size_t>(k * nthreads));  // a row per thread
+  parallel_chunks(nchunks, nthreads, [&](index_t c, int tid) {
+    const index_t r0 = c * rows_per_chunk;
+    const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
+    softmax_rows(Z, ldz, k, r0, r1, log, out, ldo, scratch.data() + tid * k);
+  });
 }
 
 }  // namespace fastsgd
