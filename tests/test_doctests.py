@@ -94,11 +94,7 @@ PUBLIC_OPTIONAL = {"fastsgd.estimators": "sklearn", "fastsgd.plotting": "matplot
 
 # Known gaps: public functions without an Examples section yet. Strict xfail, so adding
 # the example makes the test pass and (by xfail_strict) asks for the entry to go.
-WITHOUT_EXAMPLES = {
-    "fastsgd.auto_learning_rate",
-    "fastsgd.get_num_threads",
-    "fastsgd.set_num_threads",
-}
+WITHOUT_EXAMPLES: set[str] = set()
 
 
 def _public_functions() -> list[Any]:

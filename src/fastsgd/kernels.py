@@ -60,7 +60,7 @@ class _Linear:
             )
         # parameters in X's dtype (as the reference uses them), held in float64 by the core
         w_t = w_arr.astype(self.dtype, copy=False).reshape(d, self.k)
-        self.Wt = np.ascontiguousarray(w_t.T, dtype=np.float64)
+        self.Wt = np.require(w_t.T, dtype=np.float64, requirements=["C", "A"])
         self.b_shape: tuple[int, ...] | None = None
         self.b64: FloatArray | None = None
         if b is not None:
@@ -75,7 +75,8 @@ class _Linear:
                     f"{shape_str(w_arr.shape)}, got shape {shape_str(b_arr.shape)}"
                 )
             b_t = b_arr.astype(self.dtype, copy=False)
-            self.b64 = np.ascontiguousarray(np.broadcast_to(b_t, (self.k,)), dtype=np.float64)
+            b_k = np.broadcast_to(b_t, (self.k,))
+            self.b64 = np.require(b_k, dtype=np.float64, requirements=["C", "A"])
 
     def pred_shape(self) -> tuple[int, ...]:
         n = self.X.shape[0]
@@ -185,6 +186,11 @@ def _target_array(a: Any, name: str) -> np.ndarray[Any, Any]:
         raise ValueError(
             f"{name} must be C-contiguous: it is updated in place, and a copy would hide the update"
         )
+    if not a.flags.aligned:
+        raise ValueError(
+            f"{name} must be aligned (its address a multiple of {a.itemsize} bytes): it is "
+            "updated in place, and a copy would hide the update"
+        )
     return a
 
 
@@ -238,7 +244,7 @@ def sgd_step(
         if g.dtype.kind == "f" and isinstance(grad, np.ndarray):
             raise TypeError(f"grad has dtype {g.dtype} but w has dtype {w.dtype}: they must match")
         g = g.astype(w.dtype)
-    g = np.ascontiguousarray(g)
+    g = np.require(g, requirements=["C", "A"])  # aligned: the core reads whole floats
     lr = check_positive(lr, "lr")
     momentum = check_positive(momentum, "momentum", strict=False)
     dampening = check_positive(dampening, "dampening", strict=False)
@@ -267,7 +273,18 @@ def sgd_step(
 
 def set_num_threads(n: int | None) -> None:
     """Set the number of threads the kernels use; ``None`` follows OpenMP's own setting
-    (``OMP_NUM_THREADS``, or a threadpoolctl limit)."""
+    (``OMP_NUM_THREADS``, or a threadpoolctl limit).
+
+    Results do not depend on it: rows are summed in fixed chunks in a fixed order.
+
+    Examples
+    --------
+    >>> import fastsgd
+    >>> fastsgd.set_num_threads(1)
+    >>> fastsgd.get_num_threads()
+    1
+    >>> fastsgd.set_num_threads(None)   # back to OpenMP's setting
+    """
     if n is None:
         _core.set_num_threads(0)
         return
@@ -275,7 +292,14 @@ def set_num_threads(n: int | None) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads the kernels use."""
+    """The number of threads the kernels use.
+
+    Examples
+    --------
+    >>> import fastsgd
+    >>> fastsgd.get_num_threads() >= 1
+    True
+    """
     return int(_core.get_num_threads())
 
 
@@ -374,7 +398,7 @@ def _class_labels(y: Any, n: int, limit: int, what: str) -> np.ndarray[Any, np.d
             f"y must hold {what} in [0, {limit}), found values "
             f"{int(y_arr.min())}..{int(y_arr.max())}"
         )
-    return np.ascontiguousarray(y_arr, dtype=np.int64)
+    return np.require(y_arr, dtype=np.int64, requirements=["C", "A"])
 
 
 def _softmax_args(X: Any, y: Any, W: Any, b: Any) -> tuple[_Linear, np.ndarray[Any, Any]]:

@@ -247,6 +247,16 @@ def auto_learning_rate(
     one batch's curvature can exceed the average, takes over (for B = 1 it is
     about one over the mean squared row norm, the classic per-sample SGD
     bound). It adapts to unscaled data such as features around 100.
+
+    Examples
+    --------
+    >>> import fastsgd
+    >>> from fastsgd.datasets import make_line
+    >>> X, y = make_line()
+    >>> round(fastsgd.auto_learning_rate(X), 2)                 # full batch: half the bound
+    0.49
+    >>> fastsgd.auto_learning_rate(X, batch_size=1) < fastsgd.auto_learning_rate(X)
+    True
     """
     loss = _loss_name(loss)
     Xr = as_rows(X, "X")
