@@ -66,6 +66,8 @@ def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
         arr = np.ascontiguousarray(arr)
     if arr.shape[0] > 1 and arr.strides[0] % arr.itemsize != 0:
         arr = np.ascontiguousarray(arr)
+    if not arr.flags.aligned:  # at an odd address (a byte buffer): the core reads whole floats
+        arr = arr.copy(order="C")
     return arr
 
 
@@ -79,6 +81,7 @@ def check_finite(a: np.ndarray[Any, Any], name: str) -> None:
         and a.dtype.isnative
         and (a.shape[1] <= 1 or a.strides[1] == a.itemsize)
         and a.strides[0] % a.itemsize == 0
+        and a.flags.aligned
     ):
         from fastsgd._ext import _core  # one pass in C++, in parallel
 
