@@ -116,7 +116,7 @@ def build(session: nox.Session) -> None:
     (repaired,) = DIST.glob("*.whl")
     session.run("auditwheel", "show", str(repaired))
     with zipfile.ZipFile(repaired) as zf:
-        libs = [n for n in zf.namelist() if n.startswith("fastsgd.libs/")]
+        libs = [n for n in zf.namelist() if n.startswith("fastsgd.libs/") and n[-1] != "/"]
     session.log(f"{repaired.name}: bundled {', '.join(libs) or 'no libraries'}")
     if not any("libgomp" in n or "libomp" in n for n in libs):
         session.warn("no OpenMP runtime in the wheel: was the core built without OpenMP?")
@@ -177,21 +177,137 @@ def docs(session: nox.Session) -> None:
         session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
 
 
-@nox.session(python=PYTHON, default=False)
-def sanitize(session: nox.Session) -> None:
-    """The test suite with the extension built with AddressSanitizer + UBSan."""
+# --- sanitizers and fuzzing -------------------------------------------------------------------------
+# Each sanitizer build gets its own build directory (the editable build in build/ is untouched) and
+# is installed into the session's venv. Sanitizer reports are written to build/sanitizer-logs/<name>/
+# (one file per process, subprocesses included): the session fails if any file appears there.
+
+SANITIZER_LOGS = ROOT / "build" / "sanitizer-logs"
+
+
+def _compiler_file(session: nox.Session, name: str) -> str:
+    """The full path of a file shipped with g++ (a sanitizer runtime), or an error."""
+    out = session.run("g++", f"-print-file-name={name}", silent=True, external=True)
+    path = str(out).strip()
+    if not os.path.isabs(path):
+        session.error(f"g++ has no {name}: install its sanitizer runtime (e.g. Debian's libasan8)")
+    return path
+
+
+def _install_sanitized(session: nox.Session, extras: str, build_dir: str, *defines: str) -> None:
     session.install("scikit-build-core>=0.10", "pybind11>=3.0", "numpy")
     session.install(
         "--no-build-isolation",
-        "-Ccmake.define.FASTSGD_SANITIZE=address,undefined",
-        "-Ccmake.build-type=Debug",
-        "-Cbuild-dir=build/sanitize",
-        ".[test]",
+        "-Ccmake.build-type=Debug",  # -O0 -g for the bindings (the kernels keep -O3, with checks)
+        f"-Cbuild-dir={build_dir}",
+        *(f"-Ccmake.define.{d}" for d in defines),
+        f".{extras}",
     )
-    libasan = session.run("g++", "-print-file-name=libasan.so", silent=True, external=True)
+
+
+def _run_and_check_logs(session: nox.Session, logs: Path, env: dict[str, str], *args: str) -> None:
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    try:
+        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *args, env=env)
+    finally:
+        reports = sorted(p for p in logs.iterdir() if p.stat().st_size)
+        for report in reports:
+            session.log(f"--- {report.name}\n{report.read_text()[:20000]}")
+        if reports:
+            session.error(f"{len(reports)} sanitizer report(s) in {logs}")
+        session.log(f"no sanitizer reports in {logs}")
+
+
+@nox.session(python=PYTHON, default=False)
+def sanitize(session: nox.Session) -> None:
+    """The whole test suite (not the slow cases) against the extension built with
+    AddressSanitizer + UndefinedBehaviorSanitizer; any report fails the session.
+
+    - libasan is preloaded (python itself is not instrumented), with libstdc++: ASan must
+      find the real __cxa_throw when it starts, or the first C++ exception aborts.
+    - UBSan halts on the first error (-fno-sanitize-recover=all and halt_on_error=1).
+    - PYTHONMALLOC=malloc: Python objects come from malloc, so ASan sees overflows of
+      the arrays and objects the bindings create.
+    - Leaks: CPython keeps some objects to the end on purpose, so the suite runs with
+      detect_leaks=0 and tests/test_memory.py::test_no_leaks_under_addresssanitizer runs
+      LeakSanitizer on a process that calls every kernel, fit and error path, failing on
+      any leak whose allocation stack passes through the extension.
+    - allocator_may_return_null=1: a test asking for an impossible allocation gets
+      MemoryError, as without ASan.
+
+    `nox -s sanitize -- tests/test_fuzz.py` runs part of the suite.
+    """
+    _install_sanitized(
+        session,
+        "[test,all]",
+        "build/sanitize",
+        "FASTSGD_SANITIZE=address,undefined",
+        "CMAKE_CXX_FLAGS=-fno-sanitize-recover=all",
+    )
+    logs = SANITIZER_LOGS / "address"
     env = {
-        "LD_PRELOAD": str(libasan).strip(),
-        "ASAN_OPTIONS": "detect_leaks=0",
-        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        "LD_PRELOAD": f"{_compiler_file(session, 'libasan.so')}:"
+        f"{_compiler_file(session, 'libstdc++.so')}",
+        "ASAN_OPTIONS": f"detect_leaks=0:allocator_may_return_null=1:log_path={logs}/asan",
+        "UBSAN_OPTIONS": f"print_stacktrace=1:halt_on_error=1:log_path={logs}/ubsan",
+        "PYTHONMALLOC": "malloc",
     }
-    session.run("pytest", "-x", "-p", "no:cacheprovider", *session.posargs, env=env)
+    _run_and_check_logs(session, logs, env, "-m", "not slow", "--timeout=1800", *session.posargs)
+
+
+# LLVM's OpenMP runtime with Archer, the OpenMP tool that tells ThreadSanitizer about the
+# runtime's barriers and tasks (Debian: apt-get install libomp-14-dev). GNU libgomp is not
+# instrumented, so without these the OpenMP regions cannot be checked.
+LIBOMP = Path(os.environ.get("FASTSGD_LIBOMP", "/usr/lib/llvm-14/lib/libomp.so.5"))
+LIBARCHER = Path(os.environ.get("FASTSGD_LIBARCHER", "/usr/lib/llvm-14/lib/libarcher.so"))
+
+# The tests where threads meet: Python threads, OpenMP teams, signals, fork.
+THREAD_TESTS = ["tests/test_concurrency.py", "tests/test_threads.py"]
+
+
+@nox.session(python=PYTHON, default=False)
+def tsan(session: nox.Session) -> None:
+    """The threaded tests against the extension built with ThreadSanitizer.
+
+    With LLVM's libomp and Archer installed (see LIBOMP), the extension keeps OpenMP: GCC's
+    calls into the OpenMP runtime (GOMP_*) are served by libomp, preloaded in front of
+    libgomp, and Archer annotates its synchronisation for TSan. Without them, the extension
+    is built with FASTSGD_OPENMP=OFF and only races between Python threads are checked.
+    Any report fails the session; reports go to build/sanitizer-logs/thread/.
+    """
+    with_openmp = LIBOMP.exists() and LIBARCHER.exists()
+    _install_sanitized(
+        session,
+        "[test]",
+        "build/tsan" if with_openmp else "build/tsan-noomp",
+        "FASTSGD_SANITIZE=thread",
+        f"FASTSGD_OPENMP={'ON' if with_openmp else 'OFF'}",
+    )
+    logs = SANITIZER_LOGS / "thread"
+    preload = [_compiler_file(session, "libtsan.so"), _compiler_file(session, "libstdc++.so")]
+    env = {
+        "TSAN_OPTIONS": f"halt_on_error=1:second_deadlock_stack=1:log_path={logs}/tsan",
+    }
+    if with_openmp:
+        preload.append(str(LIBOMP))
+        env["OMP_TOOL_LIBRARIES"] = str(LIBARCHER)
+        env["TSAN_OPTIONS"] += ":ignore_noninstrumented_modules=1"
+        session.log(f"OpenMP on, runtime {LIBOMP} with {LIBARCHER}")
+    else:
+        session.log(f"OpenMP off: {LIBOMP} or {LIBARCHER} not found")
+    env["LD_PRELOAD"] = ":".join(preload)
+    _run_and_check_logs(session, logs, env, "--timeout=1800", *(session.posargs or THREAD_TESTS))
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """The fuzz suite with the long hypothesis profile ("fuzz": thousands of random examples per
+    test instead of CI's fixed, derandomised budget). Prints how many inputs were tried.
+    `nox -s fuzz -- -x` stops at the first failure."""
+    session.install(".[test]")
+    session.run(
+        "python", "-m", "pytest", "tests/test_fuzz.py", "-p", "no:cacheprovider",
+        "--timeout=7200", *session.posargs,
+        env={"HYPOTHESIS_PROFILE": "fuzz"},
+    )  # fmt: skip
