@@ -975,17 +975,18 @@ def apply_defect(p: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
         }[value]
     elif key == "y":
         yi = y.astype(np.int64) if y.dtype.kind in "iu" else y
-        yo = {
-            "nan": np.full(y.shape, np.nan),
-            "length": y[:-1] if n > 1 else np.concatenate([y, y]),
-            "3-d": y.reshape(n, -1, 1),
-            "str": np.full(y.shape, "a"),
-            "no-outputs": np.zeros((n, 0)),
-            "float-labels": y.astype(np.float64),
-            "label-negative": np.where(np.arange(n) == 0, -1, yi),
-            "label-too-big": np.where(np.arange(n) == 0, kw.get("n_classes", 2) + 3, yi),
-            "one-class": np.zeros(n, dtype=np.int64),
-        }[value]
+        first = np.arange(n) == 0
+        yo = {  # built lazily: label defects only make sense for 1-d integer labels
+            "nan": lambda: np.full(y.shape, np.nan),
+            "length": lambda: y[:-1] if n > 1 else np.concatenate([y, y]),
+            "3-d": lambda: y.reshape(n, -1, 1),
+            "str": lambda: np.full(y.shape, "a"),
+            "no-outputs": lambda: np.zeros((n, 0)),
+            "float-labels": lambda: y.astype(np.float64),
+            "label-negative": lambda: np.where(first, -1, yi),
+            "label-too-big": lambda: np.where(first, kw.get("n_classes", 2) + 3, yi),
+            "one-class": lambda: np.zeros(n, dtype=np.int64),
+        }[value]()
         if value in ("label-too-big", "one-class"):
             kw.pop("n_classes", None)
             if value == "label-too-big" and kw["loss"] == "softmax":
