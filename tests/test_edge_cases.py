@@ -280,12 +280,6 @@ def _top_direction_orthogonal_to_the_power_iteration_start() -> np.ndarray[Any, 
     return np.repeat(np.array([np.sqrt(20.0) * e1, np.sqrt(2.0) * e2]), 500, axis=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="power iteration from one fixed start vector stops at λ = 1 when the top eigenvector "
-    "(λ = 10) is orthogonal to it: suggest_learning_rate says 1.0 (stable bound 0.1) and "
-    "learning_rate='auto' (0.49) diverges",
-)
 def test_auto_rate_finds_the_top_eigenvalue_in_any_direction() -> None:
     X = _top_direction_orthogonal_to_the_power_iteration_start()
     lam = float(np.linalg.eigvalsh(X.T @ X / len(X))[-1])

@@ -1,8 +1,7 @@
 // Bindings of the classification helpers: row-wise softmax and log-softmax.
 // (The fused cross-entropy losses and gradients go through loss_grad.)
-#include "pybind.hpp"
-
 #include "fastsgd/softmax.hpp"
+#include "pybind.hpp"
 
 namespace fastsgd::bind {
 namespace {
@@ -10,7 +9,8 @@ namespace {
 template <class T>
 py::array softmax_t(const py::array& Z, bool log, int threads) {
   const Matrix<T> z = as_matrix<T>(Z, "Z");
-  if (z.cols < 1) fail("Z must have at least one column (one score per class), got shape " + shape_str(Z));
+  if (z.cols < 1)
+    fail("Z must have at least one column (one score per class), got shape " + shape_str(Z));
   py::array_t<T> out({z.rows, z.cols});
   T* o = out.mutable_data();
   {

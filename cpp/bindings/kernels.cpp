@@ -1,11 +1,10 @@
 // Bindings of the kernels: batched dot, fused loss + gradient, SGD step,
 // the shuffle permutation, threads and instruction-set dispatch.
-#include "pybind.hpp"
-
 #include "fastsgd/core.hpp"
 #include "fastsgd/curvature.hpp"
 #include "fastsgd/random.hpp"
 #include "fastsgd/update.hpp"
+#include "pybind.hpp"
 
 namespace fastsgd::bind {
 namespace {

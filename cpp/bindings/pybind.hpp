@@ -46,10 +46,11 @@ Matrix<T> as_matrix(const py::array& a, const char* name) {
   if (a.ndim() != 2) fail(std::string(name) + " must be 2-d, got shape " + shape_str(a));
   const auto isz = static_cast<py::ssize_t>(sizeof(T));
   if (a.shape(0) > 0 && a.shape(1) > 1 && a.strides(1) != isz)
-    fail(std::string(name) + " must have contiguous rows (column stride " +
-         std::to_string(isz) + " bytes), got strides (" + std::to_string(a.strides(0)) + ", " +
+    fail(std::string(name) + " must have contiguous rows (column stride " + std::to_string(isz) +
+         " bytes), got strides (" + std::to_string(a.strides(0)) + ", " +
          std::to_string(a.strides(1)) + ")");
-  if (a.shape(0) > 1 && a.strides(0) % isz != 0) fail(std::string(name) + " has a row stride that is not a whole number of elements");
+  if (a.shape(0) > 1 && a.strides(0) % isz != 0)
+    fail(std::string(name) + " has a row stride that is not a whole number of elements");
   const auto rows = static_cast<index_t>(a.shape(0)), cols = static_cast<index_t>(a.shape(1));
   // a single row's stride is meaningless (NumPy may report anything)
   const index_t ld = rows > 1 ? static_cast<index_t>(a.strides(0) / isz) : cols;

@@ -1,10 +1,10 @@
 // Bindings of the training loop: a Trainer runs whole epochs in C++ with the
 // GIL released, polling for Ctrl-C (KeyboardInterrupt) every few steps.
-#include "pybind.hpp"
+#include "fastsgd/train.hpp"
 
 #include <cmath>
 
-#include "fastsgd/train.hpp"
+#include "pybind.hpp"
 
 namespace fastsgd::bind {
 namespace {
@@ -36,11 +36,11 @@ double* state_array(const py::object& a, const char* name, index_t size, bool re
 
 class Trainer {
  public:
-  py::tuple epoch(const py::array& X, const py::array& Y, const py::object& Wt,
-                  const py::object& b, const py::object& vW, const py::object& vb, int loss_id,
-                  std::int64_t batch_size, bool shuffle, std::uint64_t seed, std::uint64_t epoch,
-                  double lr, double momentum, double dampening, bool nesterov,
-                  double weight_decay, bool fit_intercept, bool poll, int threads) {
+  py::tuple epoch(const py::array& X, const py::array& Y, const py::object& Wt, const py::object& b,
+                  const py::object& vW, const py::object& vb, int loss_id, std::int64_t batch_size,
+                  bool shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
+                  double dampening, bool nesterov, double weight_decay, bool fit_intercept,
+                  bool poll, int threads) {
     ws_.kernel.threads = threads;
     return py::isinstance<py::array_t<float>>(X) && X.dtype().kind() == 'f'
                ? run<float>(X, Y, Wt, b, vW, vb, loss_id, batch_size, shuffle, seed, epoch, lr,
@@ -53,9 +53,9 @@ class Trainer {
   template <class T>
   py::tuple run(const py::array& X, const py::array& Y, const py::object& Wt, const py::object& b,
                 const py::object& vW, const py::object& vb, int loss_id, std::int64_t batch_size,
-                bool shuffle, std::uint64_t seed, std::uint64_t epoch, double lr,
-                double momentum, double dampening, bool nesterov, double weight_decay,
-                bool fit_intercept, bool poll) {
+                bool shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
+                double dampening, bool nesterov, double weight_decay, bool fit_intercept,
+                bool poll) {
     if (loss_id < 0 || loss_id > 2) fail("loss must be 0 (mse), 1 (softmax) or 2 (logistic)");
     const Loss loss = static_cast<Loss>(loss_id);
     const Matrix<T> x = as_matrix<T>(X, "X");
@@ -71,8 +71,8 @@ class Trainer {
     if (loss == Loss::mse) {
       const Matrix<T> y = as_matrix<T>(Y, "Y");
       if (y.rows != x.rows || y.cols != k)
-        fail("Y must have shape (" + std::to_string(x.rows) + ", " + std::to_string(k) +
-             "), got " + shape_str(Y));
+        fail("Y must have shape (" + std::to_string(x.rows) + ", " + std::to_string(k) + "), got " +
+             shape_str(Y));
       p.Y = y.data;
       p.ldy = y.ld;
     } else {

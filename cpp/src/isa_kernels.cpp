@@ -26,9 +26,9 @@ void predict_entry(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t 
   predict_rows(p, r0, r1, out, ldo);
 }
 
-const IsaKernels table{FASTSGD_STR(FASTSGD_ISA), &grad_entry<float>, &grad_entry<double>,
-                       &predict_entry<float>, &predict_entry<double>, &perm_positions,
-                       &stream_sum<float>, &stream_sum<double>};
+const IsaKernels table{FASTSGD_STR(FASTSGD_ISA), &grad_entry<float>,     &grad_entry<double>,
+                       &predict_entry<float>,    &predict_entry<double>, &perm_positions,
+                       &stream_sum<float>,       &stream_sum<double>};
 
 }  // namespace
 

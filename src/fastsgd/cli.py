@@ -23,7 +23,8 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fastsgd", description="Linear models trained by SGD, as fast.ai's Lesson 2 teaches it."
+        prog="fastsgd",
+        description="Linear models trained by SGD, as fast.ai's Lesson 2 teaches it.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():

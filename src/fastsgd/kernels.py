@@ -41,10 +41,16 @@ class _Linear:
         self.dtype = self.X.dtype
         n, d = self.X.shape
         if require_rows and n == 0:
-            raise ValueError("X has no rows (shape " + shape_str(self.X.shape) + "): the mean over zero rows is undefined")
+            raise ValueError(
+                "X has no rows (shape "
+                + shape_str(self.X.shape)
+                + "): the mean over zero rows is undefined"
+            )
         w_arr = as_array(w, "w")
         if w_arr.ndim not in (1, 2):
-            raise ValueError(f"w must be 1-d (d,) or 2-d (d, k), got shape {shape_str(w_arr.shape)}")
+            raise ValueError(
+                f"w must be 1-d (d,) or 2-d (d, k), got shape {shape_str(w_arr.shape)}"
+            )
         if w_arr.shape[0] != d:
             raise ValueError(
                 f"w has shape {shape_str(w_arr.shape)} but X has shape {shape_str(self.X.shape)}: "
@@ -177,9 +183,13 @@ def mse_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, 
 
 def _target_array(a: Any, name: str) -> np.ndarray[Any, Any]:
     if not isinstance(a, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array (it is updated in place), got {type(a).__name__}")
+        raise TypeError(
+            f"{name} must be a NumPy array (it is updated in place), got {type(a).__name__}"
+        )
     if a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{name} must be float32 or float64 (it is updated in place), got {a.dtype}")
+        raise TypeError(
+            f"{name} must be float32 or float64 (it is updated in place), got {a.dtype}"
+        )
     if not a.flags.writeable:
         raise ValueError(f"{name} must be writable (it is updated in place)")
     if not a.flags.c_contiguous:

@@ -153,7 +153,9 @@ def _loss_and_dz(loss: str, Z: FloatArray, T: Any) -> tuple[FloatArray, FloatArr
     return losses, (sig - t)[:, None]
 
 
-def _grad(loss: str, Xb: FloatArray, Tb: Any, Wt: FloatArray, b: FloatArray | None) -> tuple[float, FloatArray, FloatArray]:
+def _grad(
+    loss: str, Xb: FloatArray, Tb: Any, Wt: FloatArray, b: FloatArray | None
+) -> tuple[float, FloatArray, FloatArray]:
     """Mean loss and gradients wrt Wt (k, d) and b (k,) on one batch, in float64."""
     Xd = Xb.astype(np.float64)
     Z = Xd @ Wt.T
@@ -166,7 +168,9 @@ def _grad(loss: str, Xb: FloatArray, Tb: Any, Wt: FloatArray, b: FloatArray | No
     return float(losses.sum() * scale), gscale * (dZ.T @ Xd), gscale * dZ.sum(axis=0)
 
 
-def _torch_sgd(p: FloatArray, g: FloatArray, v: FloatArray | None, lr: float, o: Any, wd: float) -> None:
+def _torch_sgd(
+    p: FloatArray, g: FloatArray, v: FloatArray | None, lr: float, o: Any, wd: float
+) -> None:
     g = g + wd * p
     if o.momentum > 0 and v is not None:
         v *= o.momentum
@@ -186,7 +190,7 @@ class NumpyBackend:
         n = p.n
         B = o.batch_size if 0 < o.batch_size < n else n
         # a single batch of every row is used in order (its order changes nothing)
-        order = permutation(n, o.seed, epoch) if o.shuffle and B < n else np.arange(n)
+        order = permutation(n, o.seed, epoch) if o.shuffle and n > B else np.arange(n)
         steps, total = 0, 0.0
         for s in range(0, n, B):
             idx = order[s : s + B]

@@ -51,7 +51,9 @@ _INT_MAX = 2**31 - 1
 class DivergenceError(FloatingPointError):
     """Training diverged: the loss became non-finite or grew far past its start."""
 
-    def __init__(self, message: str, *, epoch: int, learning_rate: float, max_stable: float) -> None:
+    def __init__(
+        self, message: str, *, epoch: int, learning_rate: float, max_stable: float
+    ) -> None:
         super().__init__(message)
         self.epoch = epoch
         self.learning_rate = learning_rate
@@ -309,7 +311,9 @@ class State:
         else:
             w = as_array(w0, "w0")
             if w.shape != prob.w_shape:
-                raise ValueError(f"w0 must have shape {shape_str(prob.w_shape)}, got {shape_str(w.shape)}")
+                raise ValueError(
+                    f"w0 must have shape {shape_str(prob.w_shape)}, got {shape_str(w.shape)}"
+                )
             check_finite(w, "w0")
         # copies: the core updates Wt and b in place, never the caller's w0 / b0
         self.Wt = np.array(np.asarray(w, dtype=np.float64).reshape(d, k).T, order="C")
@@ -320,7 +324,9 @@ class State:
             else:
                 b_arr = as_array(b0, "b0")
                 if b_arr.ndim > 1 or (b_arr.ndim == 1 and b_arr.shape != (k,)):
-                    raise ValueError(f"b0 must be a scalar or have shape ({k},), got {shape_str(b_arr.shape)}")
+                    raise ValueError(
+                        f"b0 must be a scalar or have shape ({k},), got {shape_str(b_arr.shape)}"
+                    )
                 check_finite(b_arr, "b0")
                 self.b = np.array(np.broadcast_to(b_arr, (k,)), dtype=np.float64, order="C")
         elif b0 is not None:
@@ -416,7 +422,9 @@ def _lr_schedule(
 
 def _resolve_seed(seed: Any) -> int:
     if seed is None:
-        return int(np.random.SeedSequence().entropy) & ((1 << 63) - 1)
+        entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS
+        assert isinstance(entropy, int)
+        return entropy & ((1 << 63) - 1)
     if isinstance(seed, np.random.RandomState):
         return int(seed.randint(np.iinfo(np.int32).max))
     if isinstance(seed, np.random.Generator):
@@ -556,7 +564,9 @@ def _fit(
     gamma = check_positive(kw["gamma"], "gamma")
     schedule = kw["schedule"]
     if not callable(schedule) and schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {list(SCHEDULES)} or a callable, got {schedule!r}")
+        raise ValueError(
+            f"schedule must be one of {list(SCHEDULES)} or a callable, got {schedule!r}"
+        )
     n_threads = 0 if kw["n_threads"] is None else check_int(kw["n_threads"], "n_threads", minimum=1)
     if n_threads > _INT_MAX:
         raise ValueError(f"n_threads must be <= {_INT_MAX}, got {n_threads}")
@@ -624,9 +634,7 @@ def _fit(
         try:
             from tqdm.auto import tqdm
         except ImportError:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "progress=True needs tqdm: pip install 'fastsgd[progress]'"
-            ) from None
+            raise ImportError("progress=True needs tqdm: pip install 'fastsgd[progress]'") from None
         bar = tqdm(total=epochs, desc="fastsgd", unit="epoch", leave=False)
 
     lr_of = _lr_schedule(schedule, lr0, epochs, power_t, step_size, gamma)
@@ -722,8 +730,10 @@ def _raise_divergence(
     prob: Problem, fit_intercept: bool, epoch: int, lr: float, start: float, current: float
 ) -> None:
     bound = _stable_rate(prob.curvature(fit_intercept, precise=True)[0], prob.loss, prob.k)
-    what = "became non-finite" if not math.isfinite(current) else (
-        f"grew from {start:.4g} to {current:.4g}"
+    what = (
+        "became non-finite"
+        if not math.isfinite(current)
+        else (f"grew from {start:.4g} to {current:.4g}")
     )
     raise DivergenceError(
         f"training diverged at epoch {epoch} with learning_rate={lr:g}: the loss {what}. "

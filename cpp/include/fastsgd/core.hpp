@@ -89,7 +89,8 @@ double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, dou
   Problem<T> p = problem;
   if constexpr (sizeof(T) == 4) {  // float32 data multiplies by float32 weights
     ws.wf.resize(static_cast<std::size_t>(k * d));
-    for (index_t j = 0; j < k * d; ++j) ws.wf[static_cast<std::size_t>(j)] = static_cast<float>(p.Wt[j]);
+    for (index_t j = 0; j < k * d; ++j)
+      ws.wf[static_cast<std::size_t>(j)] = static_cast<float>(p.Wt[j]);
     p.Wf = ws.wf.data();
   }
   const bool want_grad = G != nullptr;

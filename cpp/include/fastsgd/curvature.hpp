@@ -1,8 +1,13 @@
 // The curvature of the data, which bounds the stable learning rate.
 // For A = X̃ᵀX̃/n (X̃ = [X, 1] with an intercept), the MSE's Hessian is 2A/k, and
 // full-batch gradient descent is stable for lr < 2 / λ_max(2A/k).
-// λ_max(A) comes from power iteration; each product A·v is one fused pass of
-// the MSE gradient kernel with zero targets (∇ = 2/n X̃ᵀ X̃ v).
+//
+// λ_max(A) comes from block power iteration on two vectors: each product A·V
+// is one fused pass of the MSE gradient kernel with two outputs and zero
+// targets (∇ = 2/(2n) X̃ᵀ X̃ V = A V), followed by a Rayleigh–Ritz step on the
+// 2×2 matrix VᵀAV. The two start vectors are a fixed pseudorandom one and
+// the square roots of A's diagonal (a pass of its own, which also gives the
+// trace), so the top eigenvector is missed only if it is orthogonal to both.
 #pragma once
 
 #include <cmath>
@@ -19,6 +24,26 @@ struct Curvature {
   int iterations = 0;
 };
 
+// Orthonormalises the columns a, b of length m in place (Gram–Schmidt); returns
+// false when a vanishes. A b that depends on a is replaced by zeros.
+static inline bool orthonormalise(double* a, double* b, index_t m) {
+  double na = 0.0;
+  for (index_t j = 0; j < m; ++j) na += a[j] * a[j];
+  na = std::sqrt(na);
+  if (!(na > 0.0)) return false;
+  for (index_t j = 0; j < m; ++j) a[j] /= na;
+  double ab = 0.0;
+  for (index_t j = 0; j < m; ++j) ab += a[j] * b[j];
+  double nb = 0.0;
+  for (index_t j = 0; j < m; ++j) {
+    b[j] -= ab * a[j];
+    nb += b[j] * b[j];
+  }
+  nb = std::sqrt(nb);
+  for (index_t j = 0; j < m; ++j) b[j] = nb > 1e-12 ? b[j] / nb : 0.0;
+  return true;
+}
+
 template <class T>
 Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int max_iter,
                          double tol) {
@@ -26,55 +51,72 @@ Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int 
   const index_t dim = d + (intercept ? 1 : 0);
   Curvature out;
   if (n <= 0 || dim == 0) return out;
+  // diag(A): column means of squares (one pass), and its sum, the trace.
+  std::vector<double> diag(static_cast<std::size_t>(dim), 1.0);
+  for (index_t j = 0; j < d; ++j) diag[static_cast<std::size_t>(j)] = 0.0;
+  for (index_t i = 0; i < n; ++i) {
+    const T* x = data.X + i * data.ldx;
+    for (index_t j = 0; j < d; ++j)
+      diag[static_cast<std::size_t>(j)] += static_cast<double>(x[j]) * static_cast<double>(x[j]);
+  }
+  double trace = 0.0;
+  for (index_t j = 0; j < d; ++j) {
+    diag[static_cast<std::size_t>(j)] /= static_cast<double>(n);
+    trace += diag[static_cast<std::size_t>(j)];
+  }
+  out.trace = trace + (intercept ? 1.0 : 0.0);
+  if (!(out.trace > 0.0)) return out;
+
+  // V: two columns of length dim, stored as rows of Vt (2, dim).
+  std::vector<double> V(static_cast<std::size_t>(2 * dim)), W(static_cast<std::size_t>(2 * dim));
+  double* v1 = V.data();
+  double* v2 = V.data() + dim;
+  for (index_t j = 0; j < dim; ++j) {
+    v1[j] = 1.0 + static_cast<double>(mix64(static_cast<std::uint64_t>(j)) >> 11) * 0x1.0p-53;
+    v2[j] = std::sqrt(diag[static_cast<std::size_t>(j)]);
+  }
+  orthonormalise(v1, v2, dim);
+
   Workspace ws;
-  // A deterministic start with every component nonzero.
-  std::vector<double> v(static_cast<std::size_t>(dim)), g(static_cast<std::size_t>(d) + 1);
-  for (index_t j = 0; j < dim; ++j)
-    v[static_cast<std::size_t>(j)] =
-        1.0 + static_cast<double>(mix64(static_cast<std::uint64_t>(j)) >> 11) * 0x1.0p-53;
-  auto normalise = [&]() {
-    double s = 0.0;
-    for (double x : v) s += x * x;
-    s = std::sqrt(s);
-    if (s > 0)
-      for (double& x : v) x /= s;
-    return s;
-  };
-  normalise();
+  std::vector<double> Wt(static_cast<std::size_t>(2 * d)), G(static_cast<std::size_t>(2 * d));
+  double b[2], gb[2];
   Problem<T> p = data;
-  p.k = 1;
-  p.Y = nullptr;
+  p.k = 2;
+  p.Y = nullptr;  // zero targets: the residuals are X̃ V
   p.labels = nullptr;
   double lambda = 0.0;
   for (int it = 0; it < max_iter; ++it) {
-    p.Wt = v.data();
-    double bias = intercept ? v[static_cast<std::size_t>(d)] : 0.0;
-    p.b = intercept ? &bias : nullptr;
-    double gb = 0.0;
-    loss_grad(p, n, Loss::mse, g.data(), intercept ? &gb : nullptr, ws);  // g = 2 A v
-    double rayleigh = 0.0;
-    for (index_t j = 0; j < d; ++j) {
-      g[static_cast<std::size_t>(j)] *= 0.5;
-      rayleigh += g[static_cast<std::size_t>(j)] * v[static_cast<std::size_t>(j)];
+    for (int c = 0; c < 2; ++c) {
+      for (index_t j = 0; j < d; ++j)
+        Wt[static_cast<std::size_t>(c * d + j)] = V[static_cast<std::size_t>(c * dim + j)];
+      b[c] = intercept ? V[static_cast<std::size_t>(c * dim + d)] : 0.0;
     }
-    if (intercept) rayleigh += 0.5 * gb * v[static_cast<std::size_t>(d)];
-    for (index_t j = 0; j < d; ++j) v[static_cast<std::size_t>(j)] = g[static_cast<std::size_t>(j)];
-    if (intercept) v[static_cast<std::size_t>(d)] = 0.5 * gb;
+    p.Wt = Wt.data();
+    p.b = intercept ? b : nullptr;
+    loss_grad(p, n, Loss::mse, G.data(), intercept ? gb : nullptr, ws);  // 2/(2n) X̃ᵀX̃V = AV
+    for (int c = 0; c < 2; ++c) {
+      for (index_t j = 0; j < d; ++j)
+        W[static_cast<std::size_t>(c * dim + j)] = G[static_cast<std::size_t>(c * d + j)];
+      if (intercept) W[static_cast<std::size_t>(c * dim + d)] = gb[c];
+    }
+    // Rayleigh–Ritz: the larger eigenvalue of H = VᵀAV (2×2, symmetric).
+    double h11 = 0.0, h12 = 0.0, h22 = 0.0;
+    for (index_t j = 0; j < dim; ++j) {
+      h11 += v1[j] * W[static_cast<std::size_t>(j)];
+      h12 += v1[j] * W[static_cast<std::size_t>(dim + j)];
+      h22 += v2[j] * W[static_cast<std::size_t>(dim + j)];
+    }
+    const double mean = 0.5 * (h11 + h22), half = 0.5 * (h11 - h22);
+    const double ritz = mean + std::sqrt(half * half + h12 * h12);
     out.iterations = it + 1;
-    const bool done = it > 0 && std::fabs(rayleigh - lambda) <= tol * std::fabs(rayleigh);
-    lambda = rayleigh;
-    if (normalise() == 0.0 || done) break;
+    const bool done = it > 0 && std::fabs(ritz - lambda) <= tol * std::fabs(ritz);
+    lambda = ritz;
+    V.swap(W);
+    v1 = V.data();
+    v2 = V.data() + dim;
+    if (done || !orthonormalise(v1, v2, dim)) break;
   }
   out.lambda_max = lambda;
-  // trace(A) = mean squared row norm (+1 for the intercept column)
-  double tr = 0.0;
-  for (index_t i = 0; i < n; ++i) {
-    const T* x = data.X + i * data.ldx;
-    double s = 0.0;
-    for (index_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * static_cast<double>(x[j]);
-    tr += s;
-  }
-  out.trace = tr / static_cast<double>(n) + (intercept ? 1.0 : 0.0);
   return out;
 }
 

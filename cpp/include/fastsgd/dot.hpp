@@ -32,11 +32,16 @@ inline void predict_rows_d(const Problem<T>& p, index_t r0, index_t r1, T* out, 
 template <class T>
 inline void predict_rows(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
   switch (p.d) {
-    case 1: return predict_rows_d<1>(p, r0, r1, out, ldo);
-    case 2: return predict_rows_d<2>(p, r0, r1, out, ldo);
-    case 3: return predict_rows_d<3>(p, r0, r1, out, ldo);
-    case 4: return predict_rows_d<4>(p, r0, r1, out, ldo);
-    default: return predict_rows_d<0>(p, r0, r1, out, ldo);
+    case 1:
+      return predict_rows_d<1>(p, r0, r1, out, ldo);
+    case 2:
+      return predict_rows_d<2>(p, r0, r1, out, ldo);
+    case 3:
+      return predict_rows_d<3>(p, r0, r1, out, ldo);
+    case 4:
+      return predict_rows_d<4>(p, r0, r1, out, ldo);
+    default:
+      return predict_rows_d<0>(p, r0, r1, out, ldo);
   }
 }
 
@@ -74,7 +79,7 @@ inline void perm_positions_scalar(const PermKey& key, index_t start, index_t cou
   for (index_t j = 0; j < count; ++j) {
     std::uint64_t x = perm_step(key, static_cast<std::uint64_t>(start + j));
     while (x >= n) x = perm_step(key, x);  // cycle walking
-    x += key.offset;                        // rotate: (x + offset) mod n
+    x += key.offset;                       // rotate: (x + offset) mod n
     out[j] = static_cast<index_t>(x >= n ? x - n : x);
   }
 }
@@ -133,7 +138,8 @@ inline void perm_positions32(const PermKey& key, index_t start, index_t count, i
   const std::uint32_t k[3] = {static_cast<std::uint32_t>(key.k[0]),
                               static_cast<std::uint32_t>(key.k[1]),
                               static_cast<std::uint32_t>(key.k[2])};
-  const auto wrap = static_cast<std::uint32_t>(key.n - key.offset);  // x + offset >= n  iff  x >= wrap
+  const auto wrap =
+      static_cast<std::uint32_t>(key.n - key.offset);  // x + offset >= n  iff  x >= wrap
   const auto offset = static_cast<std::uint32_t>(key.offset);
   const vu16 lanes = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
   index_t j = 0;

@@ -12,8 +12,8 @@
 namespace fastsgd {
 
 template <class T>
-using GradRowsFn = void (*)(const Problem<T>&, Loss, index_t r0, index_t r1, bool grad,
-                            double* out, double* scratch);
+using GradRowsFn = void (*)(const Problem<T>&, Loss, index_t r0, index_t r1, bool grad, double* out,
+                            double* scratch);
 template <class T>
 using PredictRowsFn = void (*)(const Problem<T>&, index_t r0, index_t r1, T* out, index_t ldo);
 

@@ -187,7 +187,7 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
   const index_t k = p.k;
   const T* x[R];
   for (int r = 0; r < R; ++r) x[r] = row_ptr(p, i + r);
-  double* z = scratch;       // z[c·R + r]
+  double* z = scratch;  // z[c·R + r]
   double* dz = scratch + R * k;
   for (index_t c = 0; c < k; ++c) {
 #if defined(FASTSGD_NATIVE_VECTORS)
@@ -226,7 +226,8 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
 }
 
 template <int D, bool Grad, class Op, class T>
-inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* out, double* scratch) {
+inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* out,
+                         double* scratch) {
   // Wide rows of float32 on AVX-512 (32 vector registers): 8 rows share each
   // load and store of the gradient. Otherwise 4.
 #if defined(__AVX512F__)
@@ -332,11 +333,16 @@ template <bool Grad, class T>
 inline void grad_rows_g(const Problem<T>& p, Loss loss, index_t r0, index_t r1, double* out,
                         double* scratch) {
   switch (p.d) {
-    case 1: return grad_rows_d<1, Grad>(p, loss, r0, r1, out, scratch);
-    case 2: return grad_rows_d<2, Grad>(p, loss, r0, r1, out, scratch);
-    case 3: return grad_rows_d<3, Grad>(p, loss, r0, r1, out, scratch);
-    case 4: return grad_rows_d<4, Grad>(p, loss, r0, r1, out, scratch);
-    default: return grad_rows_d<0, Grad>(p, loss, r0, r1, out, scratch);
+    case 1:
+      return grad_rows_d<1, Grad>(p, loss, r0, r1, out, scratch);
+    case 2:
+      return grad_rows_d<2, Grad>(p, loss, r0, r1, out, scratch);
+    case 3:
+      return grad_rows_d<3, Grad>(p, loss, r0, r1, out, scratch);
+    case 4:
+      return grad_rows_d<4, Grad>(p, loss, r0, r1, out, scratch);
+    default:
+      return grad_rows_d<0, Grad>(p, loss, r0, r1, out, scratch);
   }
 }
 

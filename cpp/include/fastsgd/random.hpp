@@ -48,5 +48,4 @@ static inline PermKey make_perm_key(std::uint64_t n, std::uint64_t seed, std::ui
   return key;
 }
 
-
 }  // namespace fastsgd

@@ -68,7 +68,8 @@ inline vf16 fload_partial(const float* p, index_t m) {
 // The low and high 8 lanes as doubles.
 inline vd8 cvt_lo(vf16 v) {
 #if defined(__AVX512F__)
-  return reinterpret_cast<vd8>(_mm512_cvtps_pd(_mm512_castps512_ps256(reinterpret_cast<__m512>(v))));
+  return reinterpret_cast<vd8>(
+      _mm512_cvtps_pd(_mm512_castps512_ps256(reinterpret_cast<__m512>(v))));
 #else
   float t[16];
   std::memcpy(t, &v, sizeof v);
@@ -77,7 +78,8 @@ inline vd8 cvt_lo(vf16 v) {
 }
 inline vd8 cvt_hi(vf16 v) {
 #if defined(__AVX512F__)
-  return reinterpret_cast<vd8>(_mm512_cvtps_pd(_mm512_extractf32x8_ps(reinterpret_cast<__m512>(v), 1)));
+  return reinterpret_cast<vd8>(
+      _mm512_cvtps_pd(_mm512_extractf32x8_ps(reinterpret_cast<__m512>(v), 1)));
 #else
   float t[16];
   std::memcpy(t, &v, sizeof v);

@@ -17,7 +17,7 @@ struct EpochSpec {
   bool shuffle = true;
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
-  SgdOptions sgd;           // weight decay applies to Wt only, never to b
+  SgdOptions sgd;  // weight decay applies to Wt only, never to b
   bool fit_intercept = false;
   // Polled every `poll_every` steps; returning true stops the epoch early.
   index_t poll_every = 0;
@@ -115,8 +115,8 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
       if (data.Y != nullptr) p.Y = data.Y + start * data.ldy;
       if (data.labels != nullptr) p.labels = data.labels + start;
     }
-    loss_sum += loss_grad(p, m, loss, ws.G.data(), spec.fit_intercept ? ws.gb.data() : nullptr,
-                          ws.kernel);
+    loss_sum +=
+        loss_grad(p, m, loss, ws.G.data(), spec.fit_intercept ? ws.gb.data() : nullptr, ws.kernel);
     sgd_update(st.Wt, ws.G.data(), st.vW, k * d, spec.sgd);
     if (spec.fit_intercept) sgd_update(st.b, ws.gb.data(), st.vb, k, bias_opt);
     ++stats.steps;

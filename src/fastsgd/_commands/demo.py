@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     best = np.linalg.lstsq(X, y, rcond=None)[0]
     print(f"\nstart loss {result.loss_history[0]:.6f} -> final loss {result.loss:.6f}")
     print(f"fitted a = [{result.w[0]:.4f}, {result.w[1]:.4f}]")
-    print(f"truth  a = [{truth[0]:.4f}, {truth[1]:.4f}]  (the noise's mean 0.5 moves the "
-          f"best intercept: least squares gives [{best[0]:.4f}, {best[1]:.4f}])")
+    print(
+        f"truth  a = [{truth[0]:.4f}, {truth[1]:.4f}]  (the noise's mean 0.5 moves the "
+        f"best intercept: least squares gives [{best[0]:.4f}, {best[1]:.4f}])"
+    )
     print(f"({args.steps} steps in {elapsed * 1e3:.1f} ms)")
     if args.plot:
         from fastsgd import plotting

@@ -16,7 +16,9 @@ def run(args: argparse.Namespace) -> int:
 
     info = _core.build_info()
     print(f"fastsgd {fastsgd.__version__}")
-    print(f"instruction set in use: {_core.active_isa()} (compiled: {', '.join(info['isas_compiled'])})")
+    print(
+        f"instruction set in use: {_core.active_isa()} (compiled: {', '.join(info['isas_compiled'])})"
+    )
     print(f"OpenMP: {info['openmp']}, threads: {fastsgd.get_num_threads()}")
     print(f"compiler: {info['compiler']}, native build: {info['native']}")
     return 0
