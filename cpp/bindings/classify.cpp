@@ -26,8 +26,8 @@ void register_classify(py::module_& m) {
   m.def(
       "softmax",
       [](const py::array& Z, bool log, int threads) {
-        return Z.dtype().is(py::dtype::of<float>()) ? softmax_t<float>(Z, log, threads)
-                                                    : softmax_t<double>(Z, log, threads);
+        return Z.dtype().equal(py::dtype::of<float>()) ? softmax_t<float>(Z, log, threads)
+                                                       : softmax_t<double>(Z, log, threads);
       },
       "Z"_a.noconvert(), "log"_a = false, "threads"_a = 0,
       R"pbdoc(
