@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 import zipfile
@@ -205,18 +206,42 @@ def _install_sanitized(session: nox.Session, extras: str, build_dir: str, *defin
     )
 
 
+# What a sanitizer prints when it finds something. GCC's UBSan, linked beside ASan, writes its
+# reports to stderr whatever log_path says, so pytest's output is scanned as well.
+SANITIZER_MARKS = (
+    "runtime error:",
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "WARNING: ThreadSanitizer",
+    "ThreadSanitizer: reported",
+)
+
+
 def _run_and_check_logs(session: nox.Session, logs: Path, env: dict[str, str], *args: str) -> None:
+    """pytest with a sanitizer preloaded; fails on its reports, in files or in the output."""
     shutil.rmtree(logs, ignore_errors=True)
     logs.mkdir(parents=True)
-    try:
-        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *args, env=env)
+    output = logs.parent / f"{logs.name}-pytest-output.txt"
+    pytest = shlex.join(["python", "-m", "pytest", "-p", "no:cacheprovider", *args])
+    try:  # tee: the output is shown as it comes and kept for the scan below
+        session.run(
+            "bash", "-c", f"set -o pipefail; {pytest} 2>&1 | tee {shlex.quote(str(output))}",
+            env=env, external=True,
+        )  # fmt: skip
     finally:
         reports = sorted(p for p in logs.iterdir() if p.stat().st_size)
         for report in reports:
             session.log(f"--- {report.name}\n{report.read_text()[:20000]}")
-        if reports:
-            session.error(f"{len(reports)} sanitizer report(s) in {logs}")
-        session.log(f"no sanitizer reports in {logs}")
+        text = output.read_text(errors="replace") if output.exists() else ""
+        printed = [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+        for line in printed[:50]:
+            session.log(f"in pytest's output: {line}")
+        if reports or printed:
+            session.error(
+                f"sanitizer reports: {len(reports)} file(s) in {logs}, {len(printed)} line(s) in "
+                f"{output}"
+            )
+        session.log(f"no sanitizer reports (files in {logs}, lines in {output})")
 
 
 @nox.session(python=PYTHON, default=False)
