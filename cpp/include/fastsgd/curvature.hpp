@@ -78,7 +78,8 @@ Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int 
   orthonormalise(v1, v2, dim);
 
   Workspace ws;
-  std::vector<double> Wt(static_cast<std::size_t>(2 * d)), G(static_cast<std::size_t>(2 * d));
+  std::vector<double> Wt(static_cast<std::size_t>(2 * d)),
+      G(static_cast<std::size_t>(2 * d + 1));  // never empty: a null G means no gradient
   double b[2], gb[2];
   Problem<T> p = data;
   p.k = 2;

@@ -76,7 +76,7 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
   const PermKey key = make_perm_key(static_cast<std::uint64_t>(n), spec.seed, spec.epoch);
   // One batch holding every row: its order changes nothing, so it is not shuffled.
   const bool shuffle = spec.shuffle && B < n;
-  ws.G.resize(static_cast<std::size_t>(k * d));
+  ws.G.resize(static_cast<std::size_t>(k * d + 1));  // never empty: a null G means no gradient
   ws.gb.resize(static_cast<std::size_t>(k));
   // Shuffled batches are drawn `ahead` batches (at least 512 rows) before they
   // are used and their rows prefetched, so the cache misses of the random
