@@ -202,8 +202,11 @@ def test_a_thousand_fits_do_not_grow_memory() -> None:
     print(
         f"after 1000 rounds: resident {grew / MiB:+.2f} MiB, Python objects {kept / 1024:+.1f} KiB"
     )
-    # one leaked 16 KiB buffer (the 2000 row indices of a shuffle) per fit would be 16 MiB
-    assert grew < 4 * MiB, m
+    # one leaked 16 KiB buffer (the 2000 row indices of a shuffle) per fit would be 16 MiB;
+    # under AddressSanitizer freed memory waits in its quarantine (up to 256 MiB), so there
+    # only Python's side is checked here and LeakSanitizer checks the rest (below)
+    if not _core.build_info().get("sanitize"):
+        assert grew < 4 * MiB, m
     assert kept < 256 * 1024, m
 
 
