@@ -57,32 +57,37 @@ inline void row_dots(const T* const* x, const double* w, index_t d, double* s) {
 }
 
 #if defined(FASTSGD_NATIVE_VECTORS)
-// float32 rows: products and sums of at most 4 terms per lane in float32
-// (16 lanes), flushed into double accumulators every 64 columns. wf is w
-// rounded to float32, as NumPy's float32 X @ w would use it.
-template <int R>
-inline void row_dots_f32(const float* const* x, const float* wf, index_t d, double* s) {
-  vd8 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = vzero();
+// x · w for one float32 row, read front to back (one sequential stream, which
+// the hardware prefetcher follows): four chains of 16-lane float32 products,
+// each holding at most 4 terms before it is added into double.
+inline double row_dot1_f32(const float* x, const float* wf, index_t d) {
+  vd8 acc = vzero();
   index_t j = 0;
-  while (j + 16 <= d) {
-    vf16 part[R];
-    for (int r = 0; r < R; ++r) part[r] = fzero();
-    const index_t stop = j + 64 <= d ? j + 64 : d - (d - j) % 16;
-    for (; j < stop; j += 16) {
-      const vf16 wv = fload(wf + j);
-      for (int r = 0; r < R; ++r) part[r] += fload(x[r] + j) * wv;
+  while (j + 64 <= d) {
+    vf16 a0 = fzero(), a1 = fzero(), a2 = fzero(), a3 = fzero();
+    const index_t stop = j + 256 <= d ? j + 256 : d - (d - j) % 64;
+    for (; j < stop; j += 64) {
+      a0 += fload(x + j) * fload(wf + j);
+      a1 += fload(x + j + 16) * fload(wf + j + 16);
+      a2 += fload(x + j + 32) * fload(wf + j + 32);
+      a3 += fload(x + j + 48) * fload(wf + j + 48);
     }
-    for (int r = 0; r < R; ++r) acc[r] += cvt_lo(part[r]) + cvt_hi(part[r]);
+    const vf16 a = (a0 + a1) + (a2 + a3);
+    acc += cvt_lo(a) + cvt_hi(a);
   }
-  if (j < d) {  // the last d mod 16 columns, one masked vector
-    const vf16 wv = fload_partial(wf + j, d - j);
-    for (int r = 0; r < R; ++r) {
-      const vf16 t = fload_partial(x[r] + j, d - j) * wv;
-      acc[r] += cvt_lo(t) + cvt_hi(t);
-    }
+  vf16 a0 = fzero(), a1 = fzero();
+  for (; j + 32 <= d; j += 32) {
+    a0 += fload(x + j) * fload(wf + j);
+    a1 += fload(x + j + 16) * fload(wf + j + 16);
   }
-  for (int r = 0; r < R; ++r) s[r] = hsum(acc[r]);
+  if (j + 16 <= d) {
+    a0 += fload(x + j) * fload(wf + j);
+    j += 16;
+  }
+  if (j < d) a1 += fload_partial(x + j, d - j) * fload_partial(wf + j, d - j);
+  const vf16 a = a0 + a1;
+  acc += cvt_lo(a) + cvt_hi(a);
+  return hsum(acc);
 }
 
 // g += Σ_r c[r] · x_r for float32 rows: the R-term sum in float32, added to g in double.
@@ -181,22 +186,6 @@ struct LogisticOp {
 
 // R rows at once: scores, residuals, then the rank-R gradient update.
 // scratch holds 2·R·k doubles (R ≤ 8).
-// Wide rows are read R at a time, column by column: R short interleaved
-// streams the hardware prefetcher follows poorly. Ask for the rows two blocks
-// ahead, every cache line of them.
-template <int R, class T>
-inline void prefetch_rows_ahead(const Problem<T>& p, index_t first, index_t end) {
-#if defined(__GNUC__) || defined(__clang__)
-  const index_t bytes = p.d * static_cast<index_t>(sizeof(T));
-  for (int r = 0; r < R && first + r < end; ++r) {
-    const char* x = reinterpret_cast<const char*>(row_ptr(p, first + r));
-    for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(x + off, 0, 3);
-  }
-#else
-  (void)p, (void)first, (void)end;
-#endif
-}
-
 template <int R, int D, bool Grad, class Op, class T>
 inline void row_block(const Problem<T>& p, index_t i, double* out, double* scratch) {
   const index_t d = D > 0 ? D : p.d;
@@ -208,7 +197,7 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
   for (index_t c = 0; c < k; ++c) {
 #if defined(FASTSGD_NATIVE_VECTORS)
     if constexpr (D == 0 && sizeof(T) == 4) {
-      row_dots_f32<R>(x, p.Wf + c * d, d, z + c * R);
+      for (int r = 0; r < R; ++r) z[c * R + r] = row_dot1_f32(x[r], p.Wf + c * d, d);
     } else {
       row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
     }
@@ -241,22 +230,27 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
   }
 }
 
+template <int R, int D, bool Grad, class Op, class T>
+inline void rows_blocked(const Problem<T>& p, index_t r0, index_t r1, double* out,
+                         double* scratch) {
+  index_t i = r0;
+  for (; i + R <= r1; i += R) row_block<R, D, Grad, Op>(p, i, out, scratch);
+  for (; i < r1; ++i) row_block<1, D, Grad, Op>(p, i, out, scratch);
+}
+
 template <int D, bool Grad, class Op, class T>
 inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* out,
                          double* scratch) {
-  // Wide rows of float32 on AVX-512 (32 vector registers): 8 rows share each
-  // load and store of the gradient. Otherwise 4.
+  // Blocks of R rows share each load and store of the gradient; the block is
+  // read twice (scores, then gradient), the second time from L1, so R rows
+  // must fit in it. Wide float32 rows on AVX-512 (32 vector registers): 8 rows
+  // of up to 2 KiB. Otherwise 4.
 #if defined(__AVX512F__)
-  constexpr int R = (D == 0 && sizeof(T) == 4) ? 8 : 4;
-#else
-  constexpr int R = 4;
-#endif
-  index_t i = r0;
-  for (; i + R <= r1; i += R) {
-    if constexpr (D == 0) prefetch_rows_ahead<R>(p, i + 2 * R, r1);
-    row_block<R, D, Grad, Op>(p, i, out, scratch);
+  if constexpr (D == 0 && sizeof(T) == 4) {
+    if (p.d <= 512) return rows_blocked<8, D, Grad, Op>(p, r0, r1, out, scratch);
   }
-  for (; i < r1; ++i) row_block<1, D, Grad, Op>(p, i, out, scratch);
+#endif
+  rows_blocked<4, D, Grad, Op>(p, r0, r1, out, scratch);
 }
 
 #if defined(FASTSGD_NATIVE_VECTORS)
