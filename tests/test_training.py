@@ -121,7 +121,8 @@ def test_fit_matches_reference_mse(opts, k, dtype):
     X, y = regression_data(dtype, k=k)
     kw = {"learning_rate": 0.05, "epochs": 12, **opts}
     r, ref = run_both(X, y, **kw)
-    assert_same_result(r, ref, rtol=1e-9)
+    # float32 rows may take the float32-product path (sums over rows stay in float64)
+    assert_same_result(r, ref, rtol=1e-9 if dtype == np.float64 else 1e-6)
     assert r.w.shape == ((4,) if k is None else (4, 3))
     assert r.w.dtype == np.float64
     steps_per_epoch = 1 if opts["batch_size"] is None else math.ceil(N / min(opts["batch_size"], N))
