@@ -5,6 +5,8 @@ learning rate 0.1, printing the mean squared error every 10 steps."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
 
 import numpy as np
@@ -15,7 +17,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     p.add_argument("--steps", type=int, default=100, help="gradient-descent steps (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
-    p.add_argument("--progress", action="store_true", help="show a progress bar (needs tqdm)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar over the steps (default: when tqdm is installed and "
+        "standard error is a terminal)",
+    )
     p.add_argument(
         "--plot",
         metavar="PREFIX",
@@ -35,14 +43,23 @@ def run(args: argparse.Namespace) -> int:
     print(f"y = X @ a with X = [x, 1]: {args.n} points around the line y = 3x + 2 (+ U[0,1) noise)")
     print(f"start from a = {a0}, learning rate {args.lr}, {args.steps} full-batch steps\n")
 
+    progress = args.progress
+    if progress is None:
+        progress = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
+    write = print
+    if progress:
+        from tqdm.auto import tqdm
+
+        write = tqdm.write  # lines above the bar, not through it
+
     def report(epoch: int, loss: float, w: np.ndarray) -> None:
         if epoch % 10 == 0:
-            print(f"  step {epoch:4d}   loss {loss:10.6f}   a = [{w[0]:7.4f}, {w[1]:7.4f}]")
+            write(f"  step {epoch:4d}   loss {loss:10.6f}   a = [{w[0]:7.4f}, {w[1]:7.4f}]")
 
     t0 = time.perf_counter()
     result = fastsgd.fit(
         X, y, w0=a0, learning_rate=args.lr, batch_size=None, epochs=args.steps,
-        shuffle=False, callback=report, progress=args.progress,
+        shuffle=False, callback=report, progress=progress,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
     best = np.linalg.lstsq(X, y, rcond=None)[0]
