@@ -340,3 +340,53 @@ def test_a_forked_child_can_use_the_kernels() -> None:
         pytest.skip("no fork on this platform")
     proc = subprocess.run([sys.executable, "-c", _FORK_SCRIPT], timeout=100, check=False)
     assert proc.returncode == 0, f"the forked child failed or hung (exit code {proc.returncode})"
+
+
+# --- ThreadSanitizer is live (in `nox -s tsan`) -------------------------------------------------------
+
+_RACE = textwrap.dedent(
+    """
+    import threading
+    import numpy as np
+    import fastsgd
+
+    # two threads step the same w at once: a real data race (the GIL is released inside)
+    w, g = np.zeros(1_000_000), np.ones(1_000_000)
+    start = threading.Barrier(2)
+
+    def step():
+        start.wait()
+        for _ in range(20):
+            fastsgd.sgd_step(w, g, 0.1)
+
+    threads = [threading.Thread(target=step) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    """
+)
+
+
+def _tsan_preloaded() -> bool:
+    from fastsgd._ext import _core
+
+    return "thread" in str(_core.build_info().get("sanitize", "")) and "libtsan" in os.environ.get(
+        "LD_PRELOAD", ""
+    )
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(not _tsan_preloaded(), reason="needs the ThreadSanitizer build (nox -s tsan)")
+def test_threadsanitizer_reports_a_real_race(tmp_path: Any) -> None:
+    """The canary: with ThreadSanitizer loaded as `nox -s tsan` loads it, a deliberate race
+    (two threads updating one array in place) is reported, so a clean run means something."""
+    env = dict(os.environ)
+    env["TSAN_OPTIONS"] = f"halt_on_error=1:exitcode=66:log_path={tmp_path}/tsan"
+    proc = subprocess.run(
+        [sys.executable, "-c", _RACE], env=env, timeout=500, check=False, capture_output=True
+    )
+    reports = "".join(p.read_text() for p in tmp_path.glob("tsan*"))
+    assert proc.returncode == 66, reports[-2000:]
+    assert "WARNING: ThreadSanitizer: data race" in reports
+    assert "sgd_update" in reports
