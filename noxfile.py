@@ -67,22 +67,33 @@ def lint(session: nox.Session) -> None:
     session.run("pytest", "tests/test_typing.py", "-p", "no:cacheprovider", *session.posargs)
 
 
+BENCHMARKS = ("bench_kernels.py", "bench_sgd.py", "bench_classify.py", "bench_scaling.py")
+PLOT_OPTIONS = ("--quick", "--no-write")  # the options of plot_results.py among the bench ones
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Run every benchmark side by side with its baselines; writes benchmarks/results/.
+    """Run every benchmark side by side with its baselines, then draw the plots; writes
+    benchmarks/results/ (Markdown and JSON reports, PNG plots and plots.md).
 
+    `nox -s bench -- ARGS` passes ARGS to every benchmark (use the options they share:
+    --quick, --repeats N, --warmup N, --no-write) and --quick / --no-write to plot_results.py.
     PyTorch is raced when present: set FASTSGD_BENCH_TORCH to a requirement
     (for example "torch==2.13.0" for a CPU wheel on disk) to install it here.
+    benchmarks/bench_dask.py (minutes, a local dask cluster) is not run here: run it by hand
+    (`python benchmarks/bench_dask.py`, dask extra) and its results are plotted too.
     """
     session.install(".[bench]")
     torch_req = os.environ.get("FASTSGD_BENCH_TORCH")
     if torch_req:
         session.install(torch_req)
     args = session.posargs or []
-    for script in ("bench_kernels.py", "bench_sgd.py", "bench_classify.py"):
+    for script in BENCHMARKS:
         path = ROOT / "benchmarks" / script
         if path.exists():
             session.run("python", str(path), *args)
+    plot_args = [a for a in args if a in PLOT_OPTIONS]
+    session.run("python", str(ROOT / "benchmarks" / "plot_results.py"), *plot_args)
 
 
 DIST = ROOT / "dist"
