@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 MARKER = "<!-- benchmark-results -->"
 PAGE = "benchmarks.md"
-ORDER = ["kernels", "sgd", "classify", "dask"]  # the rest follow by name
+ORDER = ["kernels", "sgd", "classify", "scaling", "dask", "plots"]  # the rest follow by name
 
 # (file, words griffe takes for parameter names): SGDClassifier's "Parameters" section is a
 # sentence ("The same as SGDRegressor. With early_stopping the validation split is ...")
