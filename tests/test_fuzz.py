@@ -317,10 +317,14 @@ def agree(actual: Any, oracles: list[Any], tol: Any, what: str) -> None:
     """Every element of actual equals one of the oracles' within tol (NaN matching NaN).
 
     Where tol is not finite the terms overflowed and any value is accepted; where every
-    oracle is NaN (or the same infinity), so must actual be.
+    oracle is NaN (or the same infinity), so must actual be. Two of actual's smallest
+    subnormals are always allowed: float32 arithmetic and double arithmetic rounded to
+    float32 may round an underflowing result to neighbouring subnormals.
     """
+    a_dtype = np.asarray(actual).dtype
+    floor = 2.0 * float(np.finfo(a_dtype).smallest_subnormal) if a_dtype.kind == "f" else 0.0
     a = np.asarray(actual, dtype=np.float64)
-    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), a.shape)
+    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64) + floor, a.shape)
     ok = ~np.isfinite(tol)
     for o in oracles:
         e = np.broadcast_to(np.asarray(o, dtype=np.float64), a.shape)
