@@ -38,7 +38,7 @@ class Trainer {
  public:
   py::tuple epoch(const py::array& X, const py::array& Y, const py::object& Wt, const py::object& b,
                   const py::object& vW, const py::object& vb, int loss_id, std::int64_t batch_size,
-                  bool shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
+                  int shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
                   double dampening, bool nesterov, double weight_decay, bool fit_intercept,
                   bool poll, int threads) {
     ws_.kernel.threads = threads;
@@ -53,7 +53,7 @@ class Trainer {
   template <class T>
   py::tuple run(const py::array& X, const py::array& Y, const py::object& Wt, const py::object& b,
                 const py::object& vW, const py::object& vb, int loss_id, std::int64_t batch_size,
-                bool shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
+                int shuffle, std::uint64_t seed, std::uint64_t epoch, double lr, double momentum,
                 double dampening, bool nesterov, double weight_decay, bool fit_intercept,
                 bool poll) {
     if (loss_id < 0 || loss_id > 2) fail("loss must be 0 (mse), 1 (softmax) or 2 (logistic)");
@@ -90,7 +90,9 @@ class Trainer {
 
     EpochSpec spec;
     spec.batch_size = batch_size;
-    spec.shuffle = shuffle;
+    if (shuffle < 0) fail("shuffle must be 0 (in order), 1 (rows) or a block size > 1");
+    spec.shuffle = shuffle != 0;
+    spec.block_rows = shuffle > 1 ? shuffle : 1;
     spec.seed = seed;
     spec.epoch = epoch;
     spec.sgd = SgdOptions{lr, momentum, dampening, nesterov, weight_decay};

@@ -190,7 +190,17 @@ class NumpyBackend:
         n = p.n
         B = o.batch_size if 0 < o.batch_size < n else n
         # a single batch of every row is used in order (its order changes nothing)
-        order = permutation(n, o.seed, epoch) if o.shuffle and n > B else np.arange(n)
+        if not o.shuffle or n <= B:
+            order = np.arange(n)
+        elif o.shuffle == 1:
+            order = permutation(n, o.seed, epoch)
+        else:  # blocks of o.shuffle consecutive rows; the last n mod block rows stay last
+            R = o.shuffle
+            nfull = n // R
+            blocks = permutation(nfull, o.seed, epoch)
+            order = np.concatenate(
+                [(blocks[:, None] * R + np.arange(R)).ravel(), np.arange(nfull * R, n)]
+            )
         steps, total = 0, 0.0
         for s in range(0, n, B):
             idx = order[s : s + B]

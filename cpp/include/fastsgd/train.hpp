@@ -4,6 +4,7 @@
 // callbacks and early stopping.
 #pragma once
 
+#include <cstring>
 #include <vector>
 
 #include "fastsgd/core.hpp"
@@ -15,6 +16,9 @@ namespace fastsgd {
 struct EpochSpec {
   index_t batch_size = 0;  // rows per step; the last batch may be smaller
   bool shuffle = true;
+  // > 1: shuffle blocks of this many consecutive rows instead of single rows
+  // (the last n mod block_rows rows come last, in order). Fewer cache misses.
+  index_t block_rows = 1;
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
   SgdOptions sgd;  // weight decay applies to Wt only, never to b
@@ -42,10 +46,85 @@ struct TrainState {
 struct TrainWorkspace {
   Workspace kernel;
   std::vector<index_t> ring;  // shuffled row indices of the next few batches
+  std::vector<index_t> blocks;
   std::vector<double> G, gb;
+  // one gathered mini-batch of narrow rows (rows, targets, labels)
+  std::vector<float> xf, yf;
+  std::vector<double> xd, yd;
+  std::vector<std::int64_t> lb;
 };
 
-static inline void prefetch(const void* p) {
+static inline std::vector<float>& batch_x(TrainWorkspace& ws, const float*) { return ws.xf; }
+static inline std::vector<double>& batch_x(TrainWorkspace& ws, const double*) { return ws.xd; }
+static inline std::vector<float>& batch_y(TrainWorkspace& ws, const float*) { return ws.yf; }
+static inline std::vector<double>& batch_y(TrainWorkspace& ws, const double*) { return ws.yd; }
+
+// Copies the m rows (d ≤ kGatherMaxD values each) of a shuffled batch, their
+// targets and labels into contiguous buffers, so that the vectorised kernels
+// for contiguous rows run on them. A row of D values is copied as one unit.
+static constexpr index_t kGatherMaxD = 8;
+
+template <int D, class T>
+void copy_rows(const T* X, index_t ldx, const index_t* rows, index_t m, index_t d, T* out) {
+  if constexpr (D > 0) {
+    for (index_t i = 0; i < m; ++i) std::memcpy(out + i * D, X + rows[i] * ldx, D * sizeof(T));
+  } else {
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < d; ++j) out[i * d + j] = X[rows[i] * ldx + j];
+  }
+}
+
+template <class T>
+Problem<T> gather_batch(const Problem<T>& data, const index_t* rows, index_t m,
+                        TrainWorkspace& ws) {
+  Problem<T> p = data;
+  const index_t d = data.d, k = data.k;
+  std::vector<T>& xb = batch_x(ws, data.X);
+  xb.resize(static_cast<std::size_t>(m * d + 1));
+  switch (d) {
+    case 1:
+      copy_rows<1>(data.X, data.ldx, rows, m, d, xb.data());
+      break;
+    case 2:
+      copy_rows<2>(data.X, data.ldx, rows, m, d, xb.data());
+      break;
+    case 4:
+      copy_rows<4>(data.X, data.ldx, rows, m, d, xb.data());
+      break;
+    default:
+      copy_rows<0>(data.X, data.ldx, rows, m, d, xb.data());
+      break;
+  }
+  p.X = xb.data();
+  p.ldx = d;
+  p.rows = nullptr;
+  if (data.Y != nullptr) {
+    std::vector<T>& yb = batch_y(ws, data.X);
+    yb.resize(static_cast<std::size_t>(m * k));
+    if (k == 1) {
+      for (index_t i = 0; i < m; ++i) yb[static_cast<std::size_t>(i)] = data.Y[rows[i] * data.ldy];
+    } else {
+      copy_rows<0>(data.Y, data.ldy, rows, m, k, yb.data());
+    }
+    p.Y = yb.data();
+    p.ldy = k;
+  }
+  if (data.labels != nullptr) {
+    ws.lb.resize(static_cast<std::size_t>(m));
+    for (index_t i = 0; i < m; ++i) ws.lb[static_cast<std::size_t>(i)] = data.labels[rows[i]];
+    p.labels = ws.lb.data();
+  }
+  return p;
+}
+
+// Always inlined: GCC takes a function whose only effect is prefetching for
+// pure and deletes its calls.
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTSGD_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define FASTSGD_ALWAYS_INLINE inline
+#endif
+static FASTSGD_ALWAYS_INLINE void prefetch(const void* p) {
 #if defined(__GNUC__) || defined(__clang__)
   __builtin_prefetch(p, 0, 3);
 #else
@@ -55,7 +134,7 @@ static inline void prefetch(const void* p) {
 
 // Ask for the first cache lines of the given rows and their targets.
 template <class T>
-void prefetch_rows(const Problem<T>& data, const index_t* rows, index_t m) {
+FASTSGD_ALWAYS_INLINE void prefetch_rows(const Problem<T>& data, const index_t* rows, index_t m) {
   const index_t row_bytes = data.d * static_cast<index_t>(sizeof(T));
   for (index_t i = 0; i < m; ++i) {
     const char* x = reinterpret_cast<const char*>(data.X + rows[i] * data.ldx);
@@ -84,12 +163,36 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
   const index_t nbatches = B > 0 ? (n + B - 1) / B : 0;
   const index_t ahead = B >= 512 ? 1 : (512 + B - 1) / B;
   const index_t slots = ahead + 1;
+  const index_t R = spec.block_rows > 1 ? spec.block_rows : 1;
+  const index_t nfull = n / R;  // whole blocks; the rest keep their place at the end
+  const PermKey bkey =
+      R > 1 ? make_perm_key(static_cast<std::uint64_t>(nfull), spec.seed, spec.epoch) : key;
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;
     const index_t first = batch * B;
     const index_t m = first + B < n ? B : n - first;
     index_t* dst = ws.ring.data() + (batch % slots) * B;
-    kt.perm(key, first, m, dst);
+    if (R == 1) {
+      kt.perm(key, first, m, dst);
+    } else {  // position p → row perm(p / R)·R + p mod R, for p < nfull·R
+      const index_t end = first + m < nfull * R ? first + m : nfull * R;
+      const index_t b0 = first / R;
+      if (first < end) {
+        const index_t nb = (end - 1) / R - b0 + 1;
+        ws.blocks.resize(static_cast<std::size_t>(nb));
+        kt.perm(bkey, b0, nb, ws.blocks.data());
+      }
+      // walk the blocks the batch touches, a run of consecutive rows from each
+      index_t q = first;
+      while (q < end) {
+        const index_t blk = q / R, off = q - blk * R;
+        const index_t run = (blk + 1) * R < end ? (blk + 1) * R - q : end - q;
+        const index_t row0 = ws.blocks[static_cast<std::size_t>(blk - b0)] * R + off;
+        for (index_t t = 0; t < run; ++t) dst[q - first + t] = row0 + t;
+        q += run;
+      }
+      for (; q < first + m; ++q) dst[q - first] = q;  // the tail rows, in order
+    }
     prefetch_rows(data, dst, m);
   };
   if (shuffle) {
@@ -110,7 +213,8 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
       const index_t batch = start / B;
       draw(batch + ahead);
       p.rows = ws.ring.data() + (batch % slots) * B;
-    } else {  // rows [start, start + m) in place
+      if (d <= kGatherMaxD) p = gather_batch(p, p.rows, m, ws);  // narrow rows: copy them
+    } else {                                                     // rows [start, start + m) in place
       p.X = data.X + start * data.ldx;
       if (data.Y != nullptr) p.Y = data.Y + start * data.ldy;
       if (data.labels != nullptr) p.labels = data.labels + start;
