@@ -132,7 +132,8 @@ void register_train(py::module_& m) {
            R"pbdoc(
              One epoch of mini-batch SGD over (X, Y), updating Wt (k, d), b (k,) and the
              momentum buffers vW, vb (float64, C-contiguous) in place.
-             Returns (steps, mean batch loss).)pbdoc");
+             shuffle: 0 keeps the rows in order, 1 shuffles rows, k > 1 shuffles blocks of
+             k consecutive rows. Returns (steps, mean batch loss).)pbdoc");
 }
 
 }  // namespace fastsgd::bind

@@ -106,7 +106,7 @@ class Trainer:
         vb: _Floats | None,
         loss: int,
         batch_size: int,
-        shuffle: bool,
+        shuffle: int,
         seed: int,
         epoch: int,
         lr: float,
