@@ -271,7 +271,10 @@ def test_float32_stays_float32_with_float64_sums() -> None:
 
 def _top_direction_orthogonal_to_the_power_iteration_start() -> np.ndarray[Any, Any]:
     """X (1000, 2) whose A = XᵀX/n has eigenvalues 10 and 1, the eigenvector of 10 orthogonal
-    to the core's fixed start vector v_j = 1 + (mix64(j) >> 11) · 2^-53 (curvature.hpp)."""
+    to the core's pseudorandom start vector v_j = 1 + (mix64(j) >> 11) · 2^-53 (curvature.hpp).
+
+    Power iteration from that vector alone never sees λ = 10 and stops at 1 (so "auto" chose
+    a rate five times the stable one); the core now iterates on a second start vector too."""
     from fastsgd.reference import _mix64_int
 
     v0 = np.array([1.0 + (_mix64_int(j) >> 11) * 2.0**-53 for j in range(2)])
