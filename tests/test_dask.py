@@ -557,7 +557,8 @@ def test_survives_a_worker_killed_mid_epoch(client: Any, tmp_path: Path) -> None
     killed = int(done.read_text())
     assert killed in pids_before
     assert epochs_seen == [1, 2, 3, 4, 5]
-    np.testing.assert_allclose(r.w, m.w, rtol=1e-9)
-    np.testing.assert_allclose(r.loss_history, m.loss_history, rtol=1e-9)
+    # float32 blocks: the kernels may round products in float32 differently per block size
+    np.testing.assert_allclose(r.w, m.w, rtol=1e-6)
+    np.testing.assert_allclose(r.loss_history, m.loss_history, rtol=1e-6)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
     assert killed not in set(client.run(os.getpid).values())
