@@ -146,3 +146,20 @@ settings.register_profile(
     suppress_health_check=_FUZZ_HEALTH,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# --- threads in every test ------------------------------------------------------------------
+# By default the kernels stay on one thread for calls under 2^22 element operations (waking
+# a thread team costs more there). The tests use small arrays, so they lower that threshold
+# to 0: every call with two or more row chunks then runs on the thread team, and the
+# determinism and threading tests exercise it. test_threads checks the default threshold.
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _threads_for_every_chunked_call() -> Iterator[None]:
+    from fastsgd._ext import _core
+
+    before = _core.get_parallel_min_work()
+    _core.set_parallel_min_work(0)
+    yield
+    _core.set_parallel_min_work(before)

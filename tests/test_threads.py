@@ -275,3 +275,41 @@ def test_a_call_holding_the_gil_stops_other_threads() -> None:
     duration, pause = _longest_pause_of_another_thread(lambda: pattern.match("a" * 21))
     assert duration > 0.05
     assert pause > duration / 2, (duration, pause)
+
+
+def test_small_calls_stay_on_one_thread_by_default_with_the_same_bits() -> None:
+    """Under the default threshold (2^22 element operations) a call runs on one thread;
+    the chunks and their order are the same, so the bits are too."""
+    from fastsgd._ext import _core
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300_000, 3)).astype(np.float32)  # 9e5 < 2^22
+    y = rng.standard_normal(300_000).astype(np.float32)
+    w = np.array([0.5, -1.0, 2.0], np.float32)
+    before = _core.get_parallel_min_work()
+    try:
+        fastsgd.set_num_threads(2)
+        _core.set_parallel_min_work(0)
+        threaded = fastsgd.mse_grad(X, y, w, 0.25)
+        _core.set_parallel_min_work(1 << 22)
+        assert _core.get_parallel_min_work() == 1 << 22
+        serial = fastsgd.mse_grad(X, y, w, 0.25)
+    finally:
+        _core.set_parallel_min_work(before)
+        fastsgd.set_num_threads(None)
+    assert threaded[0] == serial[0]
+    np.testing.assert_array_equal(threaded[1], serial[1])
+    assert threaded[2] == serial[2]
+
+
+def test_parallel_threshold_from_the_environment() -> None:
+    import subprocess
+    import sys
+
+    code = "from fastsgd._ext import _core; print(_core.get_parallel_min_work())"
+    env = {**__import__("os").environ, "FASTSGD_PARALLEL_MIN_WORK": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "12345"
+    env.pop("FASTSGD_PARALLEL_MIN_WORK")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == str(1 << 22)

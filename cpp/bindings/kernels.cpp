@@ -239,6 +239,10 @@ void register_kernels(py::module_& m) {
   m.def("get_num_threads", &num_threads, "Threads the kernels use.");
   m.def("set_num_threads", &set_num_threads, "n"_a,
         "Set the threads the kernels use (0: follow OpenMP's setting).");
+  m.def("get_parallel_min_work", &parallel_min_work,
+        "Smallest call (element operations) that runs on several threads.");
+  m.def("set_parallel_min_work", &set_parallel_min_work, "work"_a,
+        "Set the smallest call that runs on several threads (0: every call with two chunks).");
   m.def("active_isa", &active_isa, "Instruction set of the kernels in use.");
   m.def("set_isa", &set_isa, "name"_a,
         "Use the kernels of one instruction set (baseline, avx2, avx512); False if unavailable.");

@@ -57,6 +57,16 @@ std::atomic<const IsaKernels*> g_kernels{nullptr};
 std::atomic<int> g_threads{0};
 std::atomic<bool> g_forked{false};
 
+std::int64_t initial_parallel_min_work() {
+  if (const char* v = std::getenv("FASTSGD_PARALLEL_MIN_WORK")) {
+    char* end = nullptr;
+    const long long w = std::strtoll(v, &end, 10);
+    if (end != v && w >= 0) return w;
+  }
+  return std::int64_t{1} << 22;
+}
+std::atomic<std::int64_t> g_parallel_min_work{initial_parallel_min_work()};
+
 #if defined(FASTSGD_HAVE_ATFORK)
 void mark_forked_child() { g_forked.store(true, std::memory_order_relaxed); }
 // Registered when the extension is loaded.
@@ -92,6 +102,11 @@ int num_threads() {
 #else
   return 1;
 #endif
+}
+
+std::int64_t parallel_min_work() { return g_parallel_min_work.load(std::memory_order_relaxed); }
+void set_parallel_min_work(std::int64_t work) {
+  g_parallel_min_work.store(work > 0 ? work : 0, std::memory_order_relaxed);
 }
 
 bool in_forked_child() { return g_forked.load(std::memory_order_relaxed); }

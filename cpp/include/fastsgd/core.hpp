@@ -4,6 +4,7 @@
 // bits for any number of threads.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -30,9 +31,16 @@ int num_threads();
 void set_num_threads(int n);
 bool in_forked_child();
 
-// The threads for one call: `requested` (> 0) or num_threads(); 1 in a forked child.
-static inline int resolve_threads(int requested) {
-  if (in_forked_child()) return 1;
+// The threads for one call of `work` element operations: `requested` (> 0)
+// or num_threads(); 1 in a forked child, and 1 for calls too small to repay
+// waking a thread team (whose threads then spin for milliseconds, taking a
+// core from the caller on a busy machine). Results do not depend on it.
+// The threshold is 2^22 by default (FASTSGD_PARALLEL_MIN_WORK or
+// set_parallel_min_work change it; the tests set 0 to exercise the threads).
+std::int64_t parallel_min_work();
+void set_parallel_min_work(std::int64_t work);
+static inline int resolve_threads(int requested, std::int64_t work = INT64_MAX) {
+  if (in_forked_child() || work < parallel_min_work()) return 1;
   return requested > 0 ? requested : num_threads();
 }
 
@@ -101,7 +109,7 @@ double loss_grad(const Problem<T>& problem, index_t n, Loss loss, double* G, dou
   if ((stride * 8) % 4096 == 0) stride += 8;
   const index_t rows_per_chunk = chunk_rows(d);
   const index_t nchunks = n > 0 ? (n + rows_per_chunk - 1) / rows_per_chunk : 0;
-  const int nthreads = nchunks > 1 ? resolve_threads(ws.threads) : 1;
+  const int nthreads = nchunks > 1 ? resolve_threads(ws.threads, n * d * k) : 1;
   const index_t scratch_per_thread = 16 * k + 8;  // 2·R·k for blocks of up to R = 8 rows
   ws.scratch.resize(static_cast<std::size_t>(scratch_per_thread * nthreads));
   ws.partial.assign(static_cast<std::size_t>(stride * (nchunks > 0 ? nchunks : 1)), 0.0);
@@ -151,7 +159,7 @@ void predict(const Problem<T>& p, index_t n, T* out, index_t ldo, int threads = 
     if (n > 0) fn(p, 0, n, out, ldo);
     return;
   }
-  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
+  parallel_chunks(nchunks, resolve_threads(threads, n * p.d * p.k), [&](index_t c, int) {
     const index_t r0 = c * rows_per_chunk;
     const index_t r1 = r0 + rows_per_chunk < n ? r0 + rows_per_chunk : n;
     fn(p, r0, r1, out, ldo);
@@ -167,7 +175,7 @@ index_t first_nonfinite_row(const T* X, index_t rows, index_t cols, index_t ld, 
   const index_t per_chunk = chunk_rows(cols);
   const index_t nchunks = (rows + per_chunk - 1) / per_chunk;
   std::vector<unsigned char> bad(static_cast<std::size_t>(nchunks), 0);
-  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
+  parallel_chunks(nchunks, resolve_threads(threads, rows * cols), [&](index_t c, int) {
     const index_t r1 = (c + 1) * per_chunk < rows ? (c + 1) * per_chunk : rows;
     T acc = 0;
     if (ld == cols) {  // contiguous rows: one flat run
@@ -213,7 +221,7 @@ double stream_sum(const T* x, index_t n, int threads = 0) {
   const index_t nchunks = (n + chunk - 1) / chunk;
   if (nchunks <= 1) return n > 0 ? fn(x, n) : 0.0;
   std::vector<double> part(static_cast<std::size_t>(nchunks));
-  parallel_chunks(nchunks, resolve_threads(threads), [&](index_t c, int) {
+  parallel_chunks(nchunks, resolve_threads(threads, n), [&](index_t c, int) {
     const index_t r0 = c * chunk;
     part[static_cast<std::size_t>(c)] = fn(x + r0, (r0 + chunk < n ? r0 + chunk : n) - r0);
   });

@@ -59,7 +59,7 @@ void softmax(const T* Z, index_t ldz, index_t n, index_t k, bool log, T* out, in
   if (n <= 0 || k <= 0) return;
   const index_t rows_per_chunk = chunk_rows(k);
   const index_t nchunks = (n + rows_per_chunk - 1) / rows_per_chunk;
-  const int nthreads = nchunks > 1 ? resolve_threads(threads) : 1;
+  const int nthreads = nchunks > 1 ? resolve_threads(threads, n * k) : 1;
   std::vector<double> scratch(static_cast<std::size_t>(k * nthreads));  // a row per thread
   parallel_chunks(nchunks, nthreads, [&](index_t c, int tid) {
     const index_t r0 = c * rows_per_chunk;
