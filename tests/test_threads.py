@@ -308,8 +308,12 @@ def test_parallel_threshold_from_the_environment() -> None:
 
     code = "from fastsgd._ext import _core; print(_core.get_parallel_min_work())"
     env = {**__import__("os").environ, "FASTSGD_PARALLEL_MIN_WORK": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "12345"
     env.pop("FASTSGD_PARALLEL_MIN_WORK")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == str(1 << 22)
