@@ -136,7 +136,7 @@ class _LocalSgd:
 
     layout: _Layout
     batch_size: int
-    shuffle: bool
+    shuffle: int  # as Options.shuffle: 0, 1 or a block size
     lr: float
     momentum: float
     dampening: float

@@ -425,7 +425,7 @@ def _shuffle_mode(shuffle: Any, X: FloatArray) -> int:
     if isinstance(shuffle, str):
         if shuffle != "blocks":
             raise ValueError(f"shuffle must be True, False or 'blocks', got {shuffle!r}")
-        row_bytes = max(1, X.shape[1] * X.itemsize)
+        row_bytes = max(1, int(X.shape[1]) * int(X.itemsize))
         return max(1, 128 // row_bytes)
     if not isinstance(shuffle, (bool, np.bool_, int, np.integer)):
         raise TypeError(f"shuffle must be True, False or 'blocks', got {type(shuffle).__name__}")
