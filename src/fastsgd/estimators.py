@@ -138,7 +138,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         nesterov: bool = False,
         weight_decay: float = 0.0,
         fit_intercept: bool = True,
-        shuffle: bool = True,
+        shuffle: bool | str = True,
         tol: float | None = None,
         n_iter_no_change: int = 5,
         early_stopping: bool = False,
@@ -208,7 +208,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             "loss": self._fit_loss(),
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
-            "shuffle": bool(self.shuffle),
+            "shuffle": self.shuffle if self.shuffle == "blocks" else bool(self.shuffle),
             "momentum": self.momentum,
             "nesterov": bool(self.nesterov),
             "weight_decay": self.weight_decay,
@@ -462,8 +462,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
         ``torch.optim.SGD``'s update; weight decay is not applied to the intercept.
     fit_intercept : bool, default True
         Learn ``intercept_`` (inside the kernel; X is not copied).
-    shuffle : bool, default True
-        Visit the rows in a new seeded order each epoch.
+    shuffle : bool or "blocks", default True
+        Visit rows in a new seeded order each epoch; "blocks" shuffles runs of
+        neighbouring rows (faster for narrow rows; see ``fastsgd.fit``).
     tol, n_iter_no_change : float or None, int
         Stop when the training loss has not improved by ``tol`` for
         ``n_iter_no_change`` epochs (None: run every epoch).
