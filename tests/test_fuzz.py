@@ -596,8 +596,9 @@ def xent_culprits(fn: str, X: Any, w: Any, b: Any, y: Any) -> dict[str, type[Exc
     if w.shape[0] != d:
         bad[wname] = bad["X"] = ValueError
     limit = k if softmax else 2
-    in_range = y.shape == (n,) and (n == 0 or (int(y.min()) >= 0 and int(y.max()) < limit))
-    if "y" not in bad and not in_range:
+    if "y" not in bad and not (
+        y.shape == (n,) and (n == 0 or (int(y.min()) >= 0 and int(y.max()) < limit))
+    ):
         bad["y"] = ValueError
     return bad
 

@@ -67,6 +67,8 @@ class _Linear:
         # parameters in X's dtype (as the reference uses them), held in float64 by the core
         w_t = w_arr.astype(self.dtype, copy=False).reshape(d, self.k)
         self.Wt = np.require(w_t.T, dtype=np.float64, requirements=["C", "A"])
+        if self.Wt.size == 0:  # an empty view keeps its strides, which the core checks
+            self.Wt = np.zeros((self.k, d))
         self.b_shape: tuple[int, ...] | None = None
         self.b64: FloatArray | None = None
         if b is not None:

@@ -46,6 +46,7 @@ _DIVERGENCE_FACTOR = 1e3
 _UINT64_MAX = 2**64 - 1
 _INT64_MAX = 2**63 - 1
 _INT_MAX = 2**31 - 1
+_LARGEST_RATE = math.nextafter(math.inf, 0.0)
 
 
 class DivergenceError(FloatingPointError):
@@ -276,7 +277,10 @@ def _auto_rate(
     c = _CURVATURE[loss] / (n_outputs if loss == "mse" else 1)
     B = n if batch_size is None else min(int(batch_size), n)
     denom = c * lam + c * trace / B
-    return 1.0 if denom <= 0 else 1.0 / denom
+    if denom <= 0:
+        return 1.0
+    # data so small (|x| around 1e-160) that 1 / curvature overflows: the largest finite rate
+    return min(1.0 / denom, _LARGEST_RATE)
 
 
 class Backend(Protocol):
