@@ -104,8 +104,9 @@ class _Linear:
     def grad_b(self, gb: FloatArray | None) -> Any:
         if gb is None or self.b_shape is None:
             return None
-        if self.b_shape == ():
-            return self.dtype.type(gb.sum())  # a shared bias collects every output's gradient
+        if self.b_shape == ():  # a shared bias collects every output's gradient
+            with np.errstate(invalid="ignore", over="ignore"):  # +inf + -inf is NaN, quietly
+                return self.dtype.type(gb.sum())  # as everywhere else in the kernels
         return gb.astype(self.dtype)
 
 
