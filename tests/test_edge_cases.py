@@ -293,12 +293,6 @@ def test_auto_rate_finds_the_top_eigenvalue_in_any_direction() -> None:
     fastsgd.fit(X, X @ np.array([1.0, 2.0]), learning_rate="auto", epochs=50)  # no divergence
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="block power iteration on a rank-one A (one distinct row, with the intercept) returns "
-    "2·λ_max: the two iterates become parallel and the 2×2 Rayleigh-Ritz step is ill-posed "
-    "(λ_max ≤ trace(A) would catch it)",
-)
 @pytest.mark.parametrize("n", [1, 5])
 def test_curvature_of_one_distinct_row_with_an_intercept(n: int) -> None:
     X = np.full((n, 1), 127.0)  # X̃ rows (127, 1): A = x̃x̃ᵀ, λ_max = trace = 127² + 1

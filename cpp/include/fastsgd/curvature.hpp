@@ -24,23 +24,32 @@ struct Curvature {
   int iterations = 0;
 };
 
-// Orthonormalises the columns a, b of length m in place (Gram–Schmidt); returns
-// false when a vanishes. A b that depends on a is replaced by zeros.
+// Orthonormalises the columns a, b of length m in place (Gram–Schmidt, with
+// the projection done twice for accuracy); returns false when a vanishes. A b
+// that is numerically parallel to a (less than 1e-8 of it left) becomes zeros.
 static inline bool orthonormalise(double* a, double* b, index_t m) {
-  double na = 0.0;
-  for (index_t j = 0; j < m; ++j) na += a[j] * a[j];
+  double na = 0.0, nb0 = 0.0;
+  for (index_t j = 0; j < m; ++j) {
+    na += a[j] * a[j];
+    nb0 += b[j] * b[j];
+  }
   na = std::sqrt(na);
+  nb0 = std::sqrt(nb0);
   if (!(na > 0.0)) return false;
   for (index_t j = 0; j < m; ++j) a[j] /= na;
-  double ab = 0.0;
-  for (index_t j = 0; j < m; ++j) ab += a[j] * b[j];
   double nb = 0.0;
-  for (index_t j = 0; j < m; ++j) {
-    b[j] -= ab * a[j];
-    nb += b[j] * b[j];
+  for (int pass = 0; pass < 2; ++pass) {
+    double ab = 0.0;
+    for (index_t j = 0; j < m; ++j) ab += a[j] * b[j];
+    nb = 0.0;
+    for (index_t j = 0; j < m; ++j) {
+      b[j] -= ab * a[j];
+      nb += b[j] * b[j];
+    }
+    nb = std::sqrt(nb);
   }
-  nb = std::sqrt(nb);
-  for (index_t j = 0; j < m; ++j) b[j] = nb > 1e-12 ? b[j] / nb : 0.0;
+  const bool keep = nb > 1e-8 * nb0 && nb > 0.0;
+  for (index_t j = 0; j < m; ++j) b[j] = keep ? b[j] / nb : 0.0;
   return true;
 }
 
@@ -117,7 +126,8 @@ Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int 
     v2 = V.data() + dim;
     if (done || !orthonormalise(v1, v2, dim)) break;
   }
-  out.lambda_max = lambda;
+  // λ_max ≤ trace(A) for a positive semi-definite A: a guard against rounding
+  out.lambda_max = lambda < out.trace ? lambda : out.trace;
   return out;
 }
 
