@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmarks: the machine, a timer, Markdown tables, result files.
+"""Shared helpers of the benchmarks: the command line, the machine, a timer, Markdown tables,
+result files.
 
 Nothing here imports NumPy at module level, so a script can call
 :func:`reexec_without_openblas_overrides` before NumPy loads OpenBLAS.
@@ -6,6 +7,7 @@ Nothing here imports NumPy at module level, so a script can call
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import gc
 import json
@@ -64,6 +66,69 @@ def openblas_env_note() -> dict[str, Any]:
     removed = json.loads(os.environ.get(_UNSET_MARK, "{}"))
     present = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
     return {"removed_for_benchmark": removed, "in_effect": present}
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+class BenchParser(argparse.ArgumentParser):
+    """The options every timing script has; :meth:`parse_checked` also checks the counts."""
+
+    counts: tuple[str, ...] = ()  # the options that must be >= 1, besides --threads
+
+    def parse_checked(self, argv: list[str] | None = None) -> argparse.Namespace:
+        """Parse ``argv``; exit with a usage error unless every count and ``--threads``
+        is >= 1 and ``--warmup`` >= 0."""
+        args = self.parse_args(argv)
+        threads = args.threads if isinstance(args.threads, list) else [args.threads]
+        counts = [getattr(args, flag[2:].replace("-", "_")) for flag in self.counts]
+        if min(*counts, *threads) < 1 or args.warmup < 0:
+            flags = [*self.counts, "--threads"]
+            self.error(f"{', '.join(flags[:-1])} and {flags[-1]} must be >= 1, --warmup >= 0")
+        return args
+
+
+def base_parser(
+    description: str,
+    *,
+    quick_help: str,
+    repeats: tuple[int, str],
+    warmup: tuple[int, str],
+    threads: tuple[int | list[int], str],
+    more_repeats: Mapping[str, tuple[int, str]] | None = None,
+    own_options: Callable[[argparse.ArgumentParser], object] | None = None,
+) -> BenchParser:
+    """A parser with ``--quick``, ``--repeats``, ``--warmup``, ``--threads``, ``--no-write``
+    and ``--keep-openblas-env``, in that order.
+
+    ``repeats``, ``warmup`` and ``threads`` are (default, help) pairs; a list default
+    makes ``--threads`` take one or more counts, an int default exactly one.
+    ``more_repeats`` maps further count options (each >= 1, like ``--repeats``) to
+    (default, help); they follow ``--repeats``. ``own_options(parser)`` adds the
+    script's own options after ``--threads``; a script may also add more to the parser
+    it gets back (they come last).
+    """
+    p = BenchParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    counts = {"--repeats": repeats, **(more_repeats or {})}
+    for flag, (default, help_text) in counts.items():
+        p.add_argument(flag, type=int, default=default, help=help_text)
+    p.counts = tuple(counts)
+    p.add_argument("--warmup", type=int, default=warmup[0], help=warmup[1])
+    default_threads, threads_help = threads
+    if isinstance(default_threads, list):
+        p.add_argument("--threads", type=int, nargs="+", default=default_threads, help=threads_help)
+    else:
+        p.add_argument("--threads", type=int, default=default_threads, help=threads_help)
+    if own_options is not None:
+        own_options(p)
+    p.add_argument("--no-write", action="store_true", help="print only, write no results files")
+    p.add_argument(
+        KEEP_OPENBLAS_FLAG,
+        action="store_true",
+        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: drop them here)",
+    )
+    return p
 
 
 # --- the machine ---------------------------------------------------------------------------
@@ -131,23 +196,14 @@ def _version(dist: str) -> str | None:
 
 
 def _git_commit() -> str | None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=HERE, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
     try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src", "cpp"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "cpp")
     except (OSError, subprocess.SubprocessError):
         return None
     return rev + ("+local changes in src/ or cpp/" if dirty else "")
@@ -460,6 +516,22 @@ def write_results(name: str, markdown: str, data: Mapping[str, Any]) -> tuple[Pa
     md.write_text(markdown.rstrip() + "\n")
     js.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
     return md, js
+
+
+def announce(script: str, machine: Mapping[str, Any], *details: str) -> None:
+    """The start line on stderr: ``[script] CPU, fastsgd ISA ...`` and ``details``."""
+    line = ", ".join([f"{machine['cpu']}", f"fastsgd ISA {machine['fastsgd_isa']}", *details])
+    print(f"[{script}] {line}", file=sys.stderr, flush=True)
+
+
+def save_results(
+    benchmark: str, quick: bool, markdown: str, machine: Mapping[str, Any], **data: Any
+) -> None:
+    """Write ``results/<benchmark>[-quick].md`` and ``.json`` (the JSON holds ``benchmark``,
+    ``machine`` and ``data``, in that order) and say so on stderr."""
+    record = {"benchmark": benchmark, "machine": machine, **data}
+    paths = write_results(results_name(benchmark, quick), markdown, record)
+    print(f"[bench_{benchmark}] wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
 
 
 def _json_default(obj: Any) -> Any:

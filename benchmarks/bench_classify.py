@@ -62,38 +62,19 @@ NAMES = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help=f"synthetic n = {QUICK_N:_} (smoke test)")
-    p.add_argument(
-        "--repeats", type=int, default=7, help="timed fits per contender on digits (default 7)"
-    )
-    p.add_argument(
-        "--large-repeats",
-        type=int,
-        default=3,
-        help="timed fits per contender on the synthetic problem (default 3)",
-    )
-    p.add_argument(
-        "--warmup", type=int, default=1, help="untimed fits first, digits only (default 1)"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads of every contender (fastsgd n_threads, BLAS via threadpoolctl; default 1)",
-    )
-    p.add_argument("--no-write", action="store_true", help="print only, write no results files")
-    p.add_argument(
-        _common.KEEP_OPENBLAS_FLAG,
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: drop them here)",
-    )
-    args = p.parse_args(argv)
-    if min(args.repeats, args.large_repeats, args.threads) < 1 or args.warmup < 0:
-        p.error("--repeats, --large-repeats and --threads must be >= 1, --warmup >= 0")
-    return args
+    return _common.base_parser(
+        __doc__,
+        quick_help=f"synthetic n = {QUICK_N:_} (smoke test)",
+        repeats=(7, "timed fits per contender on digits (default 7)"),
+        more_repeats={
+            "--large-repeats": (3, "timed fits per contender on the synthetic problem (default 3)")
+        },
+        warmup=(1, "untimed fits first, digits only (default 1)"),
+        threads=(
+            1,
+            "threads of every contender (fastsgd n_threads, BLAS via threadpoolctl; default 1)",
+        ),
+    ).parse_checked(argv)
 
 
 def usable_cpus() -> int:
@@ -364,11 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         quick=args.quick,
     )
-    print(
-        f"[bench_classify] {machine['cpu']}, fastsgd ISA {machine['fastsgd_isa']}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _common.announce("bench_classify", machine)
     load = _common.OtherLoad()
     problems = [digits_problem(), synthetic_problem(n)]
     rows = run_problem(problems[0], args, args.repeats, args.warmup)
@@ -377,19 +354,19 @@ def main(argv: list[str] | None = None) -> int:
     md = render(machine, rows, problems, args)
     print(md)
     if not args.no_write:
-        data = {
-            "benchmark": "classify",
-            "machine": machine,
-            "ratios": {
+        _common.save_results(
+            "classify",
+            args.quick,
+            md,
+            machine,
+            ratios={
                 "time_vs_fastsgd": "contender median fit seconds / fastsgd SGDClassifier's",
                 "time_vs_fastsgd_best": "contender's fastest fit / fastsgd's fastest fit",
             },
-            "problems": {p.name: p.describe() for p in problems},
-            "rows": rows,
-            "targets": targets(rows),
-        }
-        paths = _common.write_results(_common.results_name("classify", args.quick), md, data)
-        print("[bench_classify] wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+            problems={p.name: p.describe() for p in problems},
+            rows=rows,
+            targets=targets(rows),
+        )
     return 0
 
 

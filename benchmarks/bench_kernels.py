@@ -44,37 +44,13 @@ GEMV_COLS = 1024  # columns of the matrix view that the BLAS gemv candidate read
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="small shapes (cache-resident: a smoke test, not a measurement)",
-    )
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=10,
-        help="timed calls per contender (default 10; the median is reported)",
-    )
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        help="thread counts (default 1 2; 1 is always run: it is the reference read)",
-    )
-    p.add_argument("--no-write", action="store_true", help="print only, write no results files")
-    p.add_argument(
-        _common.KEEP_OPENBLAS_FLAG,
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: drop them here)",
-    )
-    args = p.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0 or min(args.threads) < 1:
-        p.error("--repeats and --threads must be >= 1, --warmup >= 0")
+    args = _common.base_parser(
+        __doc__,
+        quick_help="small shapes (cache-resident: a smoke test, not a measurement)",
+        repeats=(10, "timed calls per contender (default 10; the median is reported)"),
+        warmup=(2, "untimed calls first (default 2)"),
+        threads=([1, 2], "thread counts (default 1 2; 1 is always run: it is the reference read)"),
+    ).parse_checked(argv)
     args.threads = sorted(set(args.threads) | {1})
     return args
 
@@ -361,22 +337,19 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         quick=args.quick,
     )
-    print(
-        f"[bench_kernels] {machine['cpu']}, fastsgd ISA {machine['fastsgd_isa']}, "
-        f"NumPy BLAS {machine['numpy_blas']}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _common.announce("bench_kernels", machine, f"NumPy BLAS {machine['numpy_blas']}")
     load = _common.OtherLoad()
     result = run(args)
     machine["during_run"] = load.stop()
     md = render(machine, result, args)
     print(md)
     if not args.no_write:
-        data = {
-            "benchmark": "kernels",
-            "machine": machine,
-            "ratios": {
+        _common.save_results(
+            "kernels",
+            args.quick,
+            md,
+            machine,
+            ratios={
                 "speedup_vs_numpy": "reference.mse_grad median / fastsgd.mse_grad median",
                 "pct_of_1thread_stream": "100 * single-thread stream median / fastsgd median",
                 "speedup_vs_numpy_best": "fastest NumPy call / fastest fastsgd call",
@@ -386,10 +359,8 @@ def main(argv: list[str] | None = None) -> int:
                 "gbs": "bytes of X / median seconds",
             },
             **result,
-            "targets": targets(result["rows"]),
-        }
-        paths = _common.write_results(_common.results_name("kernels", args.quick), md, data)
-        print("[bench_kernels] wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+            targets=targets(result["rows"]),
+        )
     return 0
 
 

@@ -77,37 +77,13 @@ CONTENDERS = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="small grids (seconds: a smoke test, not a measurement)",
-    )
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=9,
-        help="timed samples per contender and size (default 9; the median is reported)",
-    )
-    p.add_argument("--warmup", type=int, default=1, help="untimed calls first (default 1)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        help="thread counts, the same for every contender (default 1 2)",
-    )
-    p.add_argument("--no-write", action="store_true", help="print only, write no results files")
-    p.add_argument(
-        _common.KEEP_OPENBLAS_FLAG,
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: drop them here)",
-    )
-    args = p.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0 or min(args.threads) < 1:
-        p.error("--repeats and --threads must be >= 1, --warmup >= 0")
+    args = _common.base_parser(
+        __doc__,
+        quick_help="small grids (seconds: a smoke test, not a measurement)",
+        repeats=(9, "timed samples per contender and size (default 9; the median is reported)"),
+        warmup=(1, "untimed calls first (default 1)"),
+        threads=([1, 2], "thread counts, the same for every contender (default 1 2)"),
+    ).parse_checked(argv)
     args.threads = sorted(set(args.threads))
     return args
 
@@ -418,12 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         min_sample_s=MIN_SAMPLE_S,
         quick=args.quick,
     )
-    print(
-        f"[bench_scaling] {machine['cpu']}, fastsgd ISA {machine['fastsgd_isa']}, "
-        f"NumPy BLAS {machine['numpy_blas']}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _common.announce("bench_scaling", machine, f"NumPy BLAS {machine['numpy_blas']}")
     load = _common.OtherLoad()
     result = {
         "kernel_grid": kernel_grid,
@@ -439,19 +410,19 @@ def main(argv: list[str] | None = None) -> int:
     md = render(machine, result, args)
     print(md)
     if not args.no_write:
-        data = {
-            "benchmark": "scaling",
-            "machine": machine,
-            "ratios": {
+        _common.save_results(
+            "scaling",
+            args.quick,
+            md,
+            machine,
+            ratios={
                 "speedup_vs_numpy": "NumPy median seconds per call / fastsgd's (same run)",
                 "pct_of_stream": "100 * stream_read median / fastsgd.mse_grad median, same threads",
                 "gbs": "bytes of X / median seconds per call",
                 "loss_rel_diff": "|reference.fit final loss / fastsgd.fit final loss - 1|",
             },
             **result,
-        }
-        paths = _common.write_results(_common.results_name("scaling", args.quick), md, data)
-        print("[bench_scaling] wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+        )
     return 0
 
 

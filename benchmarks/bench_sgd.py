@@ -64,34 +64,16 @@ NAMES = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help=f"n = {QUICK_N:_} rows (a smoke test)")
-    p.add_argument(
-        "--repeats",
-        type=int,
-        default=5,
-        help="timed epochs per contender (default 5; the median is reported)",
-    )
-    p.add_argument("--warmup", type=int, default=1, help="untimed epochs first (default 1)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        help="thread counts, the same for every contender (default 1 2)",
-    )
-    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if present")
-    p.add_argument("--no-write", action="store_true", help="print only, write no results files")
-    p.add_argument(
-        _common.KEEP_OPENBLAS_FLAG,
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: drop them here)",
-    )
-    args = p.parse_args(argv)
-    if args.repeats < 1 or args.warmup < 0 or min(args.threads) < 1:
-        p.error("--repeats and --threads must be >= 1, --warmup >= 0")
+    args = _common.base_parser(
+        __doc__,
+        quick_help=f"n = {QUICK_N:_} rows (a smoke test)",
+        repeats=(5, "timed epochs per contender (default 5; the median is reported)"),
+        warmup=(1, "untimed epochs first (default 1)"),
+        threads=([1, 2], "thread counts, the same for every contender (default 1 2)"),
+        own_options=lambda p: p.add_argument(
+            "--no-torch", action="store_true", help="leave PyTorch out even if present"
+        ),
+    ).parse_checked(argv)
     args.threads = sorted(set(args.threads))
     return args
 
@@ -336,31 +318,27 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         quick=args.quick,
     )
-    print(
-        f"[bench_sgd] {machine['cpu']}, fastsgd ISA {machine['fastsgd_isa']}, "
-        f"torch {'used' if torch is not None and not args.no_torch else 'not used'}",
-        file=sys.stderr,
-        flush=True,
-    )
+    used = torch is not None and not args.no_torch
+    _common.announce("bench_sgd", machine, f"torch {'used' if used else 'not used'}")
     load = _common.OtherLoad()
     result = run(args)
     machine["during_run"] = load.stop()
     md = render(machine, result, args)
     print(md)
     if not args.no_write:
-        data = {
-            "benchmark": "sgd",
-            "machine": machine,
-            "ratios": {
+        _common.save_results(
+            "sgd",
+            args.quick,
+            md,
+            machine,
+            ratios={
                 "fastsgd_speedup": "contender median seconds per epoch / fastsgd's (same run)",
                 "fastsgd_speedup_best": "contender's fastest epoch / fastsgd's fastest epoch",
                 "loss_vs_fastsgd": "final full-data loss / fastsgd's - 1",
             },
             **result,
-            "targets": targets(result),
-        }
-        paths = _common.write_results(_common.results_name("sgd", args.quick), md, data)
-        print("[bench_sgd] wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+            targets=targets(result),
+        )
     return 0
 
 
