@@ -8,6 +8,7 @@ import argparse
 import importlib.util
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     progress = args.progress
     if progress is None:
         progress = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
-    write = print
+    write: Callable[[str], object] = print
     if progress:
         from tqdm.auto import tqdm
 
