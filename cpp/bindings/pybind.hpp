@@ -38,12 +38,20 @@ struct Matrix {
   index_t rows, cols, ld;
 };
 
+// Arrays at an odd address (views of byte buffers) cannot be read as T in C++.
+inline void check_aligned(const py::array& a, const char* name) {
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    fail(std::string(name) + " is not aligned in memory: pass np.require(" + name +
+         ", requirements='A') (a copy)");
+}
+
 template <class T>
 Matrix<T> as_matrix(const py::array& a, const char* name) {
   if (!py::isinstance<py::array_t<T>>(a) || a.dtype().kind() != 'f')
     throw py::type_error(std::string(name) + " must be a " +
                          (sizeof(T) == 4 ? "float32" : "float64") + " array");
   if (a.ndim() != 2) fail(std::string(name) + " must be 2-d, got shape " + shape_str(a));
+  check_aligned(a, name);
   const auto isz = static_cast<py::ssize_t>(sizeof(T));
   if (a.shape(0) > 0 && a.shape(1) > 1 && a.strides(1) != isz)
     fail(std::string(name) + " must have contiguous rows (column stride " + std::to_string(isz) +
@@ -65,6 +73,7 @@ const T* as_contiguous(const py::array& a, const char* name) {
                          (sizeof(T) == 4 ? "float32" : (sizeof(T) == 8 ? "float64" : "integer")) +
                          " array");
   if (!(a.flags() & py::array::c_style)) fail(std::string(name) + " must be C-contiguous");
+  check_aligned(a, name);
   return static_cast<const T*>(a.data());
 }
 

@@ -105,7 +105,7 @@ def _block_arrays(Xb: Any, yb: Any, layout: _Layout) -> tuple[FloatArray, Any]:
     if layout.loss_id == LOSSES["mse"]:
         Y: Any = as_rows(np.asarray(yb).reshape(X.shape[0], layout.k), "y", X.dtype)
     else:
-        Y = np.ascontiguousarray(yb, dtype=np.int64)
+        Y = np.require(yb, dtype=np.int64, requirements=["C", "A"])
     return X, Y
 
 
@@ -119,6 +119,8 @@ def _block_loss_grad(
     out = np.zeros(2 + (kd + kb if grad else 0))
     if n == 0:
         return out
+    # parameters that arrive over the network may sit at an odd address: the core reads doubles
+    params = np.require(params, dtype=np.float64, requirements=["C", "A"])
     Wt = params[:kd].reshape(layout.k, layout.d)
     b = params[kd : kd + kb] if layout.fit_intercept else None
     loss, G, gb = _core.loss_grad(X, Y, Wt, b, layout.loss_id, grad, threads)
