@@ -52,6 +52,9 @@ struct TrainWorkspace {
   std::vector<float> xf, yf;
   std::vector<double> xd, yd;
   std::vector<std::int64_t> lb;
+  // a very large shuffled batch, a piece at a time
+  std::vector<index_t> piece_rows;
+  std::vector<double> piece_G, piece_gb;
 };
 
 static inline std::vector<float>& batch_x(TrainWorkspace& ws, const float*) { return ws.xf; }
@@ -145,6 +148,43 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const Problem<T>& data, const index_t* 
   }
 }
 
+static constexpr index_t kPiece = index_t{1} << 16;
+
+// The mean loss and gradient (into ws.G, ws.gb) of the batch at shuffled
+// positions [first, first + m), summed over pieces of kPiece rows in order.
+template <class T, class Positions>
+double pieces_loss_grad(const Problem<T>& base, index_t first, index_t m, Loss loss,
+                        Positions&& positions, bool intercept, TrainWorkspace& ws) {
+  const index_t d = base.d, k = base.k;
+  ws.piece_rows.resize(static_cast<std::size_t>(kPiece));
+  ws.piece_G.assign(static_cast<std::size_t>(k * d + 1), 0.0);
+  ws.piece_gb.assign(static_cast<std::size_t>(k), 0.0);
+  double loss_sum = 0.0;
+  for (index_t q = first; q < first + m; q += kPiece) {
+    const index_t cnt = q + kPiece < first + m ? kPiece : first + m - q;
+    positions(q, cnt, ws.piece_rows.data());
+    Problem<T> p = base;
+    p.rows = ws.piece_rows.data();
+    if (d <= kGatherMaxD) p = gather_batch(p, p.rows, cnt, ws);
+    const double l = loss_grad(p, cnt, loss, ws.G.data(), intercept ? ws.gb.data() : nullptr,
+                               ws.kernel);  // means over the piece
+    const double w = static_cast<double>(cnt);
+    loss_sum += l * w;
+    for (index_t j = 0; j < k * d; ++j)
+      ws.piece_G[static_cast<std::size_t>(j)] += ws.G[static_cast<std::size_t>(j)] * w;
+    if (intercept)
+      for (index_t c = 0; c < k; ++c)
+        ws.piece_gb[static_cast<std::size_t>(c)] += ws.gb[static_cast<std::size_t>(c)] * w;
+  }
+  const double inv = 1.0 / static_cast<double>(m);
+  for (index_t j = 0; j < k * d; ++j)
+    ws.G[static_cast<std::size_t>(j)] = ws.piece_G[static_cast<std::size_t>(j)] * inv;
+  if (intercept)
+    for (index_t c = 0; c < k; ++c)
+      ws.gb[static_cast<std::size_t>(c)] = ws.piece_gb[static_cast<std::size_t>(c)] * inv;
+  return loss_sum * inv;
+}
+
 // One epoch over rows [0, n) of `data` (its Wt and b are ignored: the state's are used).
 template <class T>
 EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState st,
@@ -167,11 +207,8 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
   const index_t nfull = n / R;  // whole blocks; the rest keep their place at the end
   const PermKey bkey =
       R > 1 ? make_perm_key(static_cast<std::uint64_t>(nfull), spec.seed, spec.epoch) : key;
-  auto draw = [&](index_t batch) {
-    if (batch >= nbatches) return;
-    const index_t first = batch * B;
-    const index_t m = first + B < n ? B : n - first;
-    index_t* dst = ws.ring.data() + (batch % slots) * B;
+  // dst[j] = the row at shuffled position first + j, for j < m
+  auto positions = [&](index_t first, index_t m, index_t* dst) {
     if (R == 1) {
       kt.perm(key, first, m, dst);
     } else {  // position p → row perm(p / R)·R + p mod R, for p < nfull·R
@@ -193,9 +230,20 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
       }
       for (; q < first + m; ++q) dst[q - first] = q;  // the tail rows, in order
     }
+  };
+  auto draw = [&](index_t batch) {
+    if (batch >= nbatches) return;
+    const index_t first = batch * B;
+    const index_t m = first + B < n ? B : n - first;
+    index_t* dst = ws.ring.data() + (batch % slots) * B;
+    positions(first, m, dst);
     prefetch_rows(data, dst, m);
   };
-  if (shuffle) {
+  // Batches larger than kPiece rows are drawn and summed kPiece rows at a time,
+  // so the shuffle holds kPiece row indices (and gathered rows), never a whole
+  // batch's: memory stays O(kPiece) however large the batch.
+  const bool pieces = shuffle && B > kPiece;
+  if (shuffle && !pieces) {
     ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
@@ -209,7 +257,9 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
     Problem<T> p = data;
     p.Wt = st.Wt;
     p.b = spec.fit_intercept ? st.b : nullptr;
-    if (shuffle) {
+    if (pieces) {
+      loss_sum += pieces_loss_grad(p, start, m, loss, positions, spec.fit_intercept, ws);
+    } else if (shuffle) {
       const index_t batch = start / B;
       draw(batch + ahead);
       p.rows = ws.ring.data() + (batch % slots) * B;
@@ -219,8 +269,9 @@ EpochStats train_epoch(const Problem<T>& data, index_t n, Loss loss, TrainState 
       if (data.Y != nullptr) p.Y = data.Y + start * data.ldy;
       if (data.labels != nullptr) p.labels = data.labels + start;
     }
-    loss_sum +=
-        loss_grad(p, m, loss, ws.G.data(), spec.fit_intercept ? ws.gb.data() : nullptr, ws.kernel);
+    if (!pieces)
+      loss_sum += loss_grad(p, m, loss, ws.G.data(), spec.fit_intercept ? ws.gb.data() : nullptr,
+                            ws.kernel);
     sgd_update(st.Wt, ws.G.data(), st.vW, k * d, spec.sgd);
     if (spec.fit_intercept) sgd_update(st.b, ws.gb.data(), st.vb, k, bias_opt);
     ++stats.steps;
