@@ -84,6 +84,9 @@ def test_the_bits_do_depend_on_the_data() -> None:
     assert before["dot"] != after["dot"]
 
 
+@pytest.mark.skipif(
+    fastsgd._core.build_info()["openmp"] is None, reason="built without OpenMP (one thread)"
+)
 def test_threadpoolctl_limits_the_threads() -> None:
     threadpoolctl = pytest.importorskip("threadpoolctl")
     fastsgd.set_num_threads(None)
@@ -158,6 +161,9 @@ def _child(env_threads: str | None) -> tuple[int, str]:
     return int(threads), digest
 
 
+@pytest.mark.skipif(
+    fastsgd._core.build_info()["openmp"] is None, reason="built without OpenMP (one thread)"
+)
 def test_omp_num_threads_is_honoured_and_changes_no_bits() -> None:
     one, digest_one = _child("1")
     two, digest_two = _child("2")
