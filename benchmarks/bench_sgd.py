@@ -270,8 +270,8 @@ def render(machine: dict[str, Any], result: dict[str, Any], args: argparse.Names
         ""
         if result["torch_used"]
         else (
-            "\nPyTorch was not raced (not importable, or --no-torch). `pip install torch "
-            "--index-url https://download.pytorch.org/whl/cpu` adds the CPU build.\n"
+            "\nPyTorch was not raced (not importable, or --no-torch). Its CPU-only wheel "
+            "(pip, from PyTorch's CPU index) adds it.\n"
         )
     )
     return f"""# One epoch of SGD on the lesson's line: fastsgd.fit vs NumPy, scikit-learn, PyTorch
