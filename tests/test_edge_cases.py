@@ -302,3 +302,37 @@ def test_curvature_of_one_distinct_row_with_an_intercept(n: int) -> None:
     assert fastsgd.auto_learning_rate(X, fit_intercept=True) == pytest.approx(
         1.0 / (c * lam + c * lam / n), rel=1e-3
     )
+
+
+_SCALE_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="curvature.hpp squares numbers of the size of λ_max (|x|²): the Ritz step's "
+    "sqrt(half² + h12²) and the Gram-Schmidt norms of A·v. Below |x| ≈ 1e-77 they underflow "
+    "and λ_max comes out up to 2x too small (suggest_learning_rate up to 2x the stable "
+    "rate); above ≈ 1e77 they overflow and λ_max is 0 (the rate inf)",
+)
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [
+        pytest.param(1e-150, marks=_SCALE_BUG),
+        pytest.param(1e-100, marks=_SCALE_BUG),
+        1e-60,
+        1e-3,
+        1.0,
+        1e60,
+        pytest.param(1e100, marks=_SCALE_BUG),
+        pytest.param(1e150, marks=_SCALE_BUG),
+    ],
+)
+def test_suggested_rate_at_any_scale(scale: float) -> None:
+    """The stable rate 2 / (2 λ_max) scales as 1 / scale² over the whole float64 range."""
+    X = np.random.default_rng(0).standard_normal((40, 3)) * scale
+    lam = float(np.linalg.eigvalsh(X.T @ X / len(X))[-1])
+    assert fastsgd.suggest_learning_rate(X) * lam == pytest.approx(1.0, rel=1e-4)
+    Xt = np.column_stack([X, np.ones(len(X))])
+    lam_t = float(np.linalg.eigvalsh(Xt.T @ Xt / len(X))[-1])
+    assert fastsgd.suggest_learning_rate(X, fit_intercept=True) * lam_t == pytest.approx(
+        1.0, rel=1e-4
+    )
