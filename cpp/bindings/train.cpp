@@ -100,9 +100,10 @@ class Trainer {
     Poll pl;
     if (poll) {
       const index_t B = batch_size > 0 && batch_size < x.rows ? batch_size : x.rows;
-      const index_t work = (B > 0 ? B : 1) * (d > 0 ? d : 1) * k;
+      const index_t work = (B > 0 ? B : 1) * (d > 0 ? d : 1) * (k > 0 ? k : 1);
       const index_t every = (index_t{1} << 22) / work;  // about every 4 M multiply-adds
-      spec.poll_every = every > 0 ? every : 1;
+      spec.poll_every =
+          every > 4096 ? 4096 : (every > 0 ? every : 1);  // tiny batches: every 4096 steps
       spec.should_stop = &check_signals;
       spec.poll_context = &pl;
     }
