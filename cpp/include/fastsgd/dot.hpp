@@ -62,10 +62,15 @@ inline double stream_sum(const T* x, index_t n) {
   return s;
 }
 
-// One step of the permutation's bijection on [0, 2^m) (see random.hpp).
-inline std::uint64_t perm_step(const PermKey& key, std::uint64_t x) {
-  constexpr std::uint64_t M[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,
-                                  0xD6E8FEB86659FD93ULL};
+// The round multipliers of the permutation (see random.hpp).
+constexpr std::uint64_t kPermMul[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,
+                                       0xD6E8FEB86659FD93ULL};
+
+// One step of the permutation's bijection on [0, 2^m), for one position (U =
+// std::uint64_t) or a vector of them (U = vu8).
+template <class U>
+inline U perm_step(const PermKey& key, U x) {
+  const auto& M = kPermMul;
   for (int r = 0; r < 3; ++r) {
     x = ((x ^ key.k[r]) * M[r]) & key.mask;
     x ^= x >> key.shift;
@@ -86,16 +91,6 @@ inline void perm_positions_scalar(const PermKey& key, index_t start, index_t cou
 
 #if defined(FASTSGD_NATIVE_VECTORS)
 typedef std::uint64_t vu8 __attribute__((vector_size(64)));
-
-inline vu8 perm_step(const PermKey& key, vu8 x) {
-  constexpr std::uint64_t M[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,
-                                  0xD6E8FEB86659FD93ULL};
-  for (int r = 0; r < 3; ++r) {
-    x = ((x ^ key.k[r]) * M[r]) & key.mask;
-    x ^= x >> key.shift;
-  }
-  return x;
-}
 
 // Eight positions at a time; lanes still outside [0, n) walk on together.
 inline void perm_positions64(const PermKey& key, index_t start, index_t count, index_t* out) {
@@ -123,9 +118,8 @@ typedef std::uint32_t vu16 __attribute__((vector_size(64)));
 typedef std::uint32_t vu16h __attribute__((vector_size(32)));
 
 inline vu16 perm_step32(vu16 x, const std::uint32_t* k, std::uint32_t mask, std::uint32_t shift) {
-  constexpr std::uint32_t M[3] = {0x1CE4E5B9u, 0x133111EBu, 0x6659FD93u};  // low halves
-  for (int r = 0; r < 3; ++r) {
-    x = ((x ^ k[r]) * M[r]) & mask;
+  for (int r = 0; r < 3; ++r) {  // the multipliers' low halves: exact modulo 2^m, m <= 32
+    x = ((x ^ k[r]) * static_cast<std::uint32_t>(kPermMul[r])) & mask;
     x ^= x >> shift;
   }
   return x;
