@@ -373,7 +373,7 @@ def test_bad_softmax_labels(bad, match):
     X, _, W, _ = problem(10, 3, 4, np.float64)
     with pytest.raises(ValueError, match=match):
         fastsgd.softmax_xent_grad(X, bad, W)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match="y"):  # the oracle refuses it too, in its own words
         reference.softmax_xent_grad(X, bad, W)
 
 
@@ -382,7 +382,7 @@ def test_bad_logistic_labels():
     for bad in ([0, 1, 2, 0, 1, 0], [0, 1, -1, 0, 1, 0]):
         with pytest.raises(ValueError, match=r"y must hold labels 0 or 1"):
             fastsgd.logistic_xent(X, np.array(bad), w)
-        with pytest.raises(ValueError, match=r"y must hold labels 0 or 1"):
+        with pytest.raises(ValueError, match="y"):
             reference.logistic_xent(X, np.array(bad), w)
 
 

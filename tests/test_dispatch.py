@@ -24,7 +24,7 @@ import pytest
 
 import fastsgd
 from fastsgd import _core, reference
-from fastsgd._config import _cpu_flags
+from fastsgd._buildinfo import _cpu_flags
 
 ORDER = ["baseline", "avx2", "avx512"]  # worst to best
 COMPILED = list(_core.build_info()["isas_compiled"])

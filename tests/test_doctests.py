@@ -27,7 +27,7 @@ import pytest
 # module -> the package it needs beyond fastsgd's own dependencies
 MODULES = {
     "fastsgd": None,
-    "fastsgd._config": None,
+    "fastsgd._buildinfo": None,
     "fastsgd.kernels": None,
     "fastsgd.training": None,
     "fastsgd.datasets": None,

@@ -178,7 +178,8 @@ def once(i):
     fastsgd.softmax_xent_grad(X, labels, W, np.zeros(3))
     fastsgd.softmax(fastsgd.dot(X, W))
     try:  # an error raised inside the C++ bindings
-        fastsgd._core.loss_grad(X, y.reshape(-1, 1), np.zeros((1, 3)), None, 0, True, 0)
+        fastsgd._core.loss_grad(X, fastsgd._core.Targets(Y=y.reshape(-1, 1)), np.zeros((1, 3)),
+                                None, fastsgd._core.LossSpec("squared", [1.0]), True, None, 0)
     except ValueError:
         pass
     try:
@@ -251,9 +252,10 @@ for i in range(30):
     _core.first_nonfinite_row(X, 0)
     # errors raised inside the bindings (exceptions through pybind11)
     for call in (
-        lambda: _core.loss_grad(X, y.reshape(-1, 1), np.zeros((1, 3)), None, 0, True, 0),
+        lambda: _core.loss_grad(X, _core.Targets(Y=y.reshape(-1, 1)), np.zeros((1, 3)), None,
+                                _core.LossSpec("squared", [1.0]), True, None, 0),
         lambda: _core.softmax(np.zeros((2, 2), np.int64), False, 0),
-        lambda: _core.predict(X, np.zeros((2, 3)), None, 0),
+        lambda: _core.predict(X, np.zeros((2, 3)), None, 1.0, None, 0),
         lambda: _core.sgd_step(np.ones(3), np.ones(4), None, 0.1, 0.0, 0.0, False, 0.0),
         lambda: fastsgd.fit(X, y, w0=np.zeros(3)),
         lambda: fastsgd.dot(X, np.ones(3)),

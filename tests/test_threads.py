@@ -267,10 +267,14 @@ def test_the_core_releases_the_gil(entry: str) -> None:
     Wt = rng.standard_normal((1000, 100))
     if entry == "loss_grad":
         duration, pause = _longest_pause_of_another_thread(
-            lambda: _core.loss_grad(X, None, Wt, None, 0, False, 1)
+            lambda: _core.loss_grad(
+                X, _core.Targets(), Wt, None, _core.LossSpec("squared", [0.5]), False, None, 1
+            )
         )
     else:
-        duration, pause = _longest_pause_of_another_thread(lambda: _core.predict(X, Wt, None, 1))
+        duration, pause = _longest_pause_of_another_thread(
+            lambda: _core.predict(X, Wt, None, 1.0, None, 1)
+        )
     assert pause < duration / 3, (duration, pause)
 
 

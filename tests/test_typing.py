@@ -113,11 +113,16 @@ def _runtime_classes() -> dict[str, type]:
 
 
 def _runtime_methods(cls: type) -> dict[str, Any]:
-    return {
-        n: o
-        for n, o in vars(cls).items()
-        if (not n.startswith("_") or n == "__init__") and callable(o) and o.__doc__
-    }
+    """The bound methods of a class (static ones included), and its constructor when it has
+    one (pybind11 then writes ``__init__(self: ...)`` into its docstring)."""
+    out = {}
+    for n in vars(cls):
+        o = getattr(cls, n)  # through the descriptor: a static method's function
+        if n == "__init__" and not (o.__doc__ or "").lstrip().startswith("__init__("):
+            continue  # no constructor: made by the core only
+        if (not n.startswith("_") or n == "__init__") and callable(o) and o.__doc__:
+            out[n] = o
+    return out
 
 
 # --- the stub side -----------------------------------------------------------------------------
@@ -172,7 +177,10 @@ def _stub_functions(body: list[ast.stmt], aliases: dict[str, str]) -> dict[str, 
     """Each function's signatures (several when it is overloaded)."""
     out: dict[str, list[Signature]] = {}
     for node in body:
-        if isinstance(node, ast.FunctionDef):
+        # properties are attributes, not methods (mypy.stubtest checks them)
+        if isinstance(node, ast.FunctionDef) and not any(
+            ast.unparse(d) == "property" for d in node.decorator_list
+        ):
             out.setdefault(node.name, []).append(_stub_signature(node, aliases))
             if len(out[node.name]) > 1:
                 assert _is_overload(node), f"{node.name} is defined twice without @overload"
@@ -212,10 +220,18 @@ def _param_type_ok(runtime: str, stub: str) -> bool:
         return _is_array(stub)  # not None: pybind11 refuses None for a py::array
     if runtime == "object":
         return stub != ""  # anything: the binding converts and checks it
+    if runtime.startswith("fastsgd._core."):  # a bound class: its name in the stub
+        return stub == runtime.removeprefix("fastsgd._core.")
+    if runtime.startswith("collections.abc.Sequence["):  # a list or tuple of numbers
+        return stub.startswith("Sequence[")
+    if runtime == "dict":
+        return stub.split("[", 1)[0] == "dict"
     return False  # a pybind11 type this test does not know yet: teach it
 
 
 def _return_type_ok(runtime: str, stub: str) -> bool:
+    if runtime.startswith("fastsgd._core."):  # a bound class: its name in the stub
+        return stub == runtime.removeprefix("fastsgd._core.")
     base = runtime.split("[", 1)[0]
     if base in ("numpy.ndarray", "numpy.typing.NDArray"):
         return _is_array(stub)
@@ -320,10 +336,12 @@ def test_class_methods_match_stub(cls_name: str) -> None:
     problems = []
     for name, method in runtime_methods.items():
         runtime = _runtime_signature(method, name)
-        # pybind11 names the instance "self: fastsgd._core.Cls"; the stub just "self".
-        assert runtime.params[0].name == "self"
-        runtime = Signature(runtime.params[1:], runtime.returns)
-        stubs = [Signature(s.params[1:], s.returns) for s in stub_methods[name]]
+        if runtime.params and runtime.params[0].name == "self":
+            # pybind11 names the instance "self: fastsgd._core.Cls"; the stub just "self".
+            runtime = Signature(runtime.params[1:], runtime.returns)
+            stubs = [Signature(s.params[1:], s.returns) for s in stub_methods[name]]
+        else:  # a static method
+            stubs = stub_methods[name]
         problems += _compare(f"{cls_name}.{name}", runtime, stubs)
     assert problems == []
 
@@ -368,8 +386,11 @@ def test_stub_names_are_defined() -> None:
 def test_mypy_stubtest(tmp_path: Path) -> None:
     """mypy's own check of the stub against the imported module."""
     allowlist = tmp_path / "allowlist.txt"
-    # pybind11 classes have pybind11's metaclass, which a stub cannot name.
-    allowlist.write_text("fastsgd._core.Trainer\n", encoding="utf-8")
+    # pybind11 classes have pybind11's metaclass, which a stub cannot name; a class without
+    # a constructor has object's __init__(*args, **kwargs) at run time.
+    names = [f"fastsgd._core.{c}" for c in sorted(_runtime_classes())]
+    names.append("fastsgd._core.EpochStats.__init__")
+    allowlist.write_text("\n".join(names) + "\n", encoding="utf-8")
     proc = subprocess.run(
         [
             sys.executable,

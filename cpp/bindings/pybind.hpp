@@ -1,4 +1,6 @@
-// Shared by every binding file; include first.
+// Shared by every binding file; include first. Turns NumPy arrays into the
+// core's views (no copies: the Python layer converted what needed converting)
+// and raises clear errors for anything the core cannot read in place.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -9,16 +11,18 @@
 #include <stdexcept>
 #include <string>
 
-#include "fastsgd/view.hpp"
+#include "fastsgd/data.hpp"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
 
 namespace fastsgd::bind {
 
+void register_specs(py::module_& m);
 void register_kernels(py::module_& m);
 void register_train(py::module_& m);
 void register_classify(py::module_& m);
+void register_system(py::module_& m);
 
 inline std::string shape_str(const py::array& a) {
   std::string s = "(";
@@ -46,10 +50,25 @@ inline void check_aligned(const py::array& a, const char* name) {
 }
 
 template <class T>
+const char* dtype_name() {
+  if constexpr (std::is_same_v<T, float>) return "float32";
+  if constexpr (std::is_same_v<T, double>) return "float64";
+  if constexpr (std::is_same_v<T, std::int32_t>) return "int32";
+  if constexpr (std::is_same_v<T, std::int64_t>) return "int64";
+  if constexpr (std::is_same_v<T, std::uint8_t>) return "uint8";
+  return "?";
+}
+
+template <class T>
+bool has_dtype(const py::array& a) {
+  // dtype equality, not identity: memory-mapped arrays carry their own dtype objects
+  return a.dtype().equal(py::dtype::of<T>());
+}
+
+template <class T>
 Matrix<T> as_matrix(const py::array& a, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(a) || a.dtype().kind() != 'f')
-    throw py::type_error(std::string(name) + " must be a " +
-                         (sizeof(T) == 4 ? "float32" : "float64") + " array");
+  if (!has_dtype<T>(a))
+    throw py::type_error(std::string(name) + " must be a " + dtype_name<T>() + " array");
   if (a.ndim() != 2) fail(std::string(name) + " must be 2-d, got shape " + shape_str(a));
   check_aligned(a, name);
   const auto isz = static_cast<py::ssize_t>(sizeof(T));
@@ -68,13 +87,20 @@ Matrix<T> as_matrix(const py::array& a, const char* name) {
 // A C-contiguous array of T (any ndim), read-only view.
 template <class T>
 const T* as_contiguous(const py::array& a, const char* name) {
-  if (!py::isinstance<py::array_t<T>>(a))
-    throw py::type_error(std::string(name) + " must be a " +
-                         (sizeof(T) == 4 ? "float32" : (sizeof(T) == 8 ? "float64" : "integer")) +
-                         " array");
+  if (!has_dtype<T>(a))
+    throw py::type_error(std::string(name) + " must be a " + dtype_name<T>() + " array");
   if (!(a.flags() & py::array::c_style)) fail(std::string(name) + " must be C-contiguous");
   check_aligned(a, name);
   return static_cast<const T*>(a.data());
+}
+
+template <class T>
+const T* as_vector(const py::object& o, const char* name, index_t size) {
+  const py::array a = o.cast<py::array>();
+  if (a.ndim() != 1 || a.shape(0) != size)
+    fail(std::string(name) + " must have shape (" + std::to_string(size) + ",), got " +
+         shape_str(a));
+  return as_contiguous<T>(a, name);
 }
 
 template <class T>
@@ -82,6 +108,60 @@ T* as_writable(py::array& a, const char* name) {
   const T* p = as_contiguous<T>(a, name);
   if (!a.writeable()) fail(std::string(name) + " must be writable");
   return const_cast<T*>(p);
+}
+
+inline bool is_float32(const py::array& X) { return has_dtype<float>(X); }
+
+// The targets and weights of a data set, as Python hands them over (see
+// fastsgd::Targets); the arrays are kept alive with the object.
+struct PyTargets {
+  py::object Y = py::none();
+  py::object labels = py::none();
+  std::int64_t positive = 1;
+  py::object sample_weight = py::none();
+  py::object class_weight = py::none();
+  double pos_weight = 1.0;
+  double neg_weight = 1.0;
+};
+
+// The core's view of targets for n rows and k outputs, checked: shapes, dtypes,
+// and (for a joint loss) labels in [0, k), so that the core never reads past
+// an array.
+template <class T>
+Targets<T> bind_targets(const PyTargets& pt, index_t n, index_t k, bool joint) {
+  Targets<T> tg;
+  if (!pt.Y.is_none()) {
+    const Matrix<T> y = as_matrix<T>(pt.Y.cast<py::array>(), "Y");
+    if (y.rows != n || y.cols != k)
+      fail("Y must have shape (" + std::to_string(n) + ", " + std::to_string(k) + "), got (" +
+           std::to_string(y.rows) + ", " + std::to_string(y.cols) + ")");
+    tg.Y = y.data;
+    tg.ldy = y.ld;
+  }
+  if (!pt.labels.is_none()) {
+    tg.labels = as_vector<std::int64_t>(pt.labels, "labels", n);
+    if (joint) {
+      for (index_t i = 0; i < n; ++i)
+        if (tg.labels[i] < 0 || tg.labels[i] >= k)
+          fail("labels must be class indices in [0, " + std::to_string(k) + "), found " +
+               std::to_string(tg.labels[i]) + " in row " + std::to_string(i));
+    }
+  }
+  if (joint && tg.labels == nullptr) fail("this loss needs labels (class indices)");
+  if (tg.Y != nullptr && tg.labels != nullptr) fail("pass Y or labels, not both");
+  tg.positive = pt.positive;
+  if (!pt.sample_weight.is_none())
+    tg.sample_weight = as_vector<double>(pt.sample_weight, "sample_weight", n);
+  if (!pt.class_weight.is_none()) {
+    const py::array cw = pt.class_weight.cast<py::array>();
+    if (cw.ndim() != 1 || cw.shape(0) < k)
+      fail("class_weight must have shape (k,) with k >= " + std::to_string(k) + ", got " +
+           shape_str(cw));
+    tg.class_weight = as_contiguous<double>(cw, "class_weight");
+  }
+  tg.pos_weight = pt.pos_weight;
+  tg.neg_weight = pt.neg_weight;
+  return tg;
 }
 
 }  // namespace fastsgd::bind

@@ -3,7 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "fastsgd/core.hpp"
+#include "fastsgd/isa_table.hpp"
+#include "fastsgd/parallel.hpp"
 
 #if defined(FASTSGD_HAVE_OPENMP)
 #include <omp.h>
@@ -54,7 +55,24 @@ const IsaKernels* best_kernels() {
 }
 
 std::atomic<const IsaKernels*> g_kernels{nullptr};
-std::atomic<int> g_threads{0};
+
+// fastsgd's own thread count, set once from OMP_NUM_THREADS (its first number)
+// or the processors available to the process, and by set_num_threads: another
+// library calling omp_set_num_threads does not change it.
+int default_threads() {
+  if (const char* v = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (end != v && n > 0) return n > 4096 ? 4096 : static_cast<int>(n);
+  }
+#if defined(FASTSGD_HAVE_OPENMP)
+  const int procs = omp_get_num_procs();
+  return procs > 0 ? procs : 1;
+#else
+  return 1;
+#endif
+}
+std::atomic<int> g_threads{default_threads()};
 std::atomic<bool> g_forked{false};
 
 std::int64_t initial_parallel_min_work() {
@@ -95,13 +113,7 @@ bool set_isa(const char* name) {
 
 int num_threads() {
   if (g_forked.load(std::memory_order_relaxed)) return 1;
-  const int n = g_threads.load(std::memory_order_relaxed);
-  if (n > 0) return n;
-#if defined(FASTSGD_HAVE_OPENMP)
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
+  return g_threads.load(std::memory_order_relaxed);
 }
 
 std::int64_t parallel_min_work() { return g_parallel_min_work.load(std::memory_order_relaxed); }
@@ -111,6 +123,22 @@ void set_parallel_min_work(std::int64_t work) {
 
 bool in_forked_child() { return g_forked.load(std::memory_order_relaxed); }
 
-void set_num_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+void set_num_threads(int n) {
+  g_threads.store(n > 0 ? n : default_threads(), std::memory_order_relaxed);
+}
+
+}  // namespace fastsgd
+
+// The thread count as plain C symbols, for threadpoolctl: fastsgd registers a
+// controller that finds the library by them (src/fastsgd/_threads.py).
+#if defined(_WIN32)
+#define FASTSGD_EXPORT __declspec(dllexport)
+#else
+#define FASTSGD_EXPORT __attribute__((visibility("default")))
+#endif
+extern "C" FASTSGD_EXPORT int fastsgd_get_num_threads() { return fastsgd::num_threads(); }
+extern "C" FASTSGD_EXPORT void fastsgd_set_num_threads(int n) { fastsgd::set_num_threads(n); }
+
+namespace fastsgd {
 
 }  // namespace fastsgd

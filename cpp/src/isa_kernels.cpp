@@ -1,13 +1,13 @@
 // Instantiates the hot kernels for one instruction set. CMake compiles this
 // file once per set with -DFASTSGD_ISA=<name> and that set's flags; the name
 // is also the inline namespace the kernels live in, so no symbol is shared.
-#include "fastsgd/dot.hpp"
-#include "fastsgd/kernels_table.hpp"
-#include "fastsgd/loss.hpp"
-
 #ifndef FASTSGD_ISA
 #error "FASTSGD_ISA must name the instruction set"
 #endif
+
+#include "fastsgd/epoch.hpp"
+#include "fastsgd/isa_table.hpp"
+
 #define FASTSGD_CAT_(a, b) a##b
 #define FASTSGD_CAT(a, b) FASTSGD_CAT_(a, b)
 #define FASTSGD_STR_(a) #a
@@ -16,19 +16,33 @@
 namespace fastsgd {
 namespace {
 
-template <class T>
-void grad_entry(const Problem<T>& p, Loss loss, index_t r0, index_t r1, bool grad, double* out,
-                double* scratch) {
-  grad_rows(p, loss, r0, r1, grad, out, scratch);
+template <class Src>
+void loss_grad_entry(const Src& src, const RowSet& rows,
+                     const Targets<typename Src::value_type>& tg, const Params& p,
+                     const LossSpec& spec, double limit, bool grad, double* out, Workspace& ws) {
+  loss_grad_sums(src, rows, tg, p, spec, limit, grad, out, ws);
 }
-template <class T>
-void predict_entry(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
-  predict_rows(p, r0, r1, out, ldo);
+template <class Src>
+void predict_entry(const Src& src, const RowSet& rows, const Params& p,
+                   typename Src::value_type* out, index_t ldo, int threads) {
+  predict(src, rows, p, out, ldo, threads);
+}
+template <class Src>
+EpochStats epoch_entry(const Src& src, const Targets<typename Src::value_type>& tg, Model& M,
+                       const EpochSpec& spec, TrainWorkspace& ws) {
+  return train_epoch(src, tg, M, spec, ws);
+}
+template <class Src>
+constexpr SourceKernels<Src> source_kernels() {
+  return {&loss_grad_entry<Src>, &predict_entry<Src>, &epoch_entry<Src>};
 }
 
-const IsaKernels table{FASTSGD_STR(FASTSGD_ISA), &grad_entry<float>,     &grad_entry<double>,
-                       &predict_entry<float>,    &predict_entry<double>, &perm_positions,
-                       &stream_sum<float>,       &stream_sum<double>};
+const IsaKernels table{FASTSGD_STR(FASTSGD_ISA),
+                       source_kernels<DenseRows<float>>(),
+                       source_kernels<DenseRows<double>>(),
+                       &perm_positions,
+                       &stream_sum<float>,
+                       &stream_sum<double>};
 
 }  // namespace
 

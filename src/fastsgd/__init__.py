@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastsgd._config import show_config
+from fastsgd._buildinfo import show_config
 from fastsgd._ext import _core
+from fastsgd.config import FitConfig
 from fastsgd.kernels import (
     dot,
     get_num_threads,
     log_softmax,
     logistic_xent,
     logistic_xent_grad,
+    loss_grad,
+    loss_value,
     mse,
     mse_grad,
     set_num_threads,
@@ -55,6 +58,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DivergenceError",
+    "FitConfig",
     "FitResult",
     "SGDClassifier",
     "SGDRegressor",
@@ -66,6 +70,8 @@ __all__ = [
     "log_softmax",
     "logistic_xent",
     "logistic_xent_grad",
+    "loss_grad",
+    "loss_value",
     "mse",
     "mse_grad",
     "set_num_threads",

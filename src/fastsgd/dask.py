@@ -1,21 +1,24 @@
 """Data-parallel SGD on dask arrays over a ``dask.distributed`` cluster.
 
 The rows of ``X`` are split into blocks that live on the workers (dask arrays
-chunked along rows); the parameters, d × k numbers, are all that travels.
+chunked along rows); the model's parameters, d × k numbers, are all that travels.
+This module supplies only what is distributed: the partitioned data and the
+reduction of gradients or models. The epoch loop (schedules, stopping rules, early
+stopping, callbacks, the divergence guard, the ``FitResult``) is the one of
+:func:`fastsgd.fit`, and the estimators' fit logic is their own: this module gives
+them an adapter to dask arrays (``ADAPTER``).
+
 Two ways to train, both one round trip per epoch:
 
 - ``method="average"`` (parallel SGD with model averaging): every block runs
-  ``local_epochs`` epochs of mini-batch SGD in the C++ core, on the worker
-  that holds it, starting from the current parameters; the block results are
-  averaged, weighted by block rows, into the next parameters.
-- ``method="gradient"`` (exact full-batch gradient descent): every block
-  computes its fused loss + gradient in C++; the row-weighted sums are added
-  up on the cluster in a tree and the step is taken with ``torch.optim.SGD``'s
-  rule. The result equals ``fastsgd.fit(..., batch_size=None)`` on the same
-  rows, to float rounding.
-
-The epoch loop itself (schedules, stopping rules, early stopping, callbacks,
-the divergence guard, the ``FitResult``) is the one of :func:`fastsgd.fit`.
+  ``local_epochs`` epochs of mini-batch SGD in the C++ core, on the worker that
+  holds it, starting from the current model; the block models (weights, intercept,
+  the update rule's state, the running average) are averaged, weighted by block
+  rows, into the next model.
+- ``method="gradient"`` (exact full-batch gradient descent): every block computes
+  its fused loss + gradient sums in C++; they are added up on the cluster in a tree
+  and one step is taken. The result equals ``fastsgd.fit(..., batch_size=None)`` on
+  the same rows, to float rounding.
 
 Needs the ``dask`` extra: ``pip install 'fastsgd[dask]'``.
 """
@@ -26,8 +29,8 @@ Needs the ``dask`` extra: ``pip install 'fastsgd[dask]'``.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -44,11 +47,14 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"(original error: {exc})"
     ) from exc
 
+from fastsgd import training
+from fastsgd._data import Dataset, pair, target_shape
 from fastsgd._ext import _core
-from fastsgd._validation import FloatArray, as_array, as_rows, check_int, shape_str
-from fastsgd.training import LOSSES, FitResult, Options, Problem, State, _fit
+from fastsgd._registry import LOSSES, Loss
+from fastsgd._validation import FloatArray, as_array, shape_str
+from fastsgd.config import FitConfig
 
-__all__ = ["fit", "fit_estimator", "partial_fit_estimator", "predict_estimator"]
+__all__ = ["ADAPTER", "fit"]
 
 METHODS = ("average", "gradient")
 _SPLIT_EVERY = 8  # fan-in of the reduction tree
@@ -56,126 +62,148 @@ _MAX_GRAM = 4096  # learning_rate="auto" builds a (d+1) × (d+1) matrix per bloc
 
 
 # ---------------------------------------------------------------------------
-# Work done on the workers, one block at a time. Each returns a flat float64
-# vector whose row-weighted entries are summed over blocks.
+# What one block of rows needs: its Dataset, built on the worker.
 # ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Layout:
-    """Shapes of the model and where each part sits in a flat parameter vector."""
+    """The loss and the model's shape, for building a block's Dataset on a worker."""
 
-    loss_id: int
-    d: int
+    loss: str
+    epsilon: float | None
     k: int
-    fit_intercept: bool
-    momentum: bool = False
+    n_classes: int | None  # classification: the classes (None: two, one score)
+    class_weight: FloatArray | None
 
-    def sizes(self) -> tuple[int, int, int, int]:
-        kd, k = self.k * self.d, self.k
-        b = k if self.fit_intercept else 0
-        return kd, b, kd if self.momentum else 0, b if self.momentum else 0
-
-    def pack(self, state: State) -> FloatArray:
-        parts = [state.Wt.ravel()]
-        if self.fit_intercept:
-            parts.append(_req(state.b))
-        if self.momentum:
-            parts.append(_req(state.vW).ravel())
-            if self.fit_intercept:
-                parts.append(_req(state.vb))
-        return np.concatenate(parts)
-
-    def unpack(self, flat: FloatArray) -> list[FloatArray | None]:
-        out: list[FloatArray | None] = []
-        pos = 0
-        for size in self.sizes():
-            out.append(flat[pos : pos + size] if size else None)
-            pos += size
-        return out
+    def dataset(self, Xb: Any, yb: Any, swb: Any) -> Dataset:
+        return Dataset.build(
+            np.asarray(Xb), np.asarray(yb), LOSSES[self.loss], n_classes=self.n_classes,
+            n_outputs=self.k if LOSSES[self.loss].target == "real" else None,
+            sample_weight=None if swb is None else np.asarray(swb),
+            class_weight=self.class_weight, check_input=False,
+        )  # fmt: skip
 
 
-def _req(a: FloatArray | None) -> FloatArray:
-    assert a is not None
-    return a
+def _aligned(a: FloatArray) -> FloatArray:
+    # arrays that arrive over the network may sit at an odd address: the core reads doubles
+    return np.require(a, dtype=np.float64, requirements=["C", "A"])
 
 
-def _block_arrays(Xb: Any, yb: Any, layout: _Layout) -> tuple[FloatArray, Any]:
-    X = as_rows(Xb, "X")
-    if layout.loss_id == LOSSES["mse"]:
-        Y: Any = as_rows(np.asarray(yb).reshape(X.shape[0], layout.k), "y", X.dtype)
-    else:
-        Y = np.require(yb, dtype=np.int64, requirements=["C", "A"])
-    return X, Y
-
-
-def _block_loss_grad(
-    Xb: Any, yb: Any, params: FloatArray, layout: _Layout, grad: bool, threads: int
-) -> FloatArray:
-    """[n_b, n_b·loss_b, n_b·G_b, n_b·gb_b]: the kernel's means, weighted by block rows."""
-    X, Y = _block_arrays(Xb, yb, layout)
-    n = X.shape[0]
-    kd, kb = layout.k * layout.d, (layout.k if layout.fit_intercept else 0)
-    out = np.zeros(2 + (kd + kb if grad else 0))
+def _block_loss_grad(Xb: Any, yb: Any, swb: Any, W: FloatArray, b: Any, lay: _Layout,
+                     grad: bool, threads: int) -> FloatArray:  # fmt: skip
+    """[n_b, Σ weight·loss, (Σ dz xᵀ, Σ dz)] of one block, for the model W, b."""
+    n = int(np.shape(Xb)[0])
+    kd = lay.k * int(np.shape(Xb)[1])
+    out = np.zeros(2 + (kd + lay.k if grad else 0))
     if n == 0:
         return out
-    # parameters that arrive over the network may sit at an odd address: the core reads doubles
-    params = np.require(params, dtype=np.float64, requirements=["C", "A"])
-    Wt = params[:kd].reshape(layout.k, layout.d)
-    b = params[kd : kd + kb] if layout.fit_intercept else None
-    loss, G, gb = _core.loss_grad(X, Y, Wt, b, layout.loss_id, grad, threads)
-    out[0], out[1] = n, n * loss
+    data = lay.dataset(Xb, yb, swb)
+    spec = LOSSES[lay.loss].spec(lay.epsilon, lay.k)
+    bb = None if b is None else _aligned(b)
+    _, weighted, G, gb = _core.loss_grad(data.X, data.targets, _aligned(W), bb, spec, grad, None,
+                                         threads)  # fmt: skip
+    out[0], out[1] = n, weighted
     if grad:
-        out[2 : 2 + kd] = n * _req(G).ravel()
-        if layout.fit_intercept:
-            out[2 + kd :] = n * _req(gb)
+        out[2 : 2 + kd] = G.ravel()
+        out[2 + kd :] = gb
     return out
 
 
 @dataclass(frozen=True)
-class _LocalSgd:
+class _LocalJob:
     """What every block needs to run its local SGD epochs."""
 
     layout: _Layout
-    batch_size: int
-    shuffle: int  # as Options.shuffle: 0, 1 or a block size
+    config: FitConfig
     lr: float
-    momentum: float
-    dampening: float
-    nesterov: bool
-    weight_decay: float
-    local_epochs: int
     epoch: int
+    local_epochs: int
     threads: int
 
 
-def _block_train(Xb: Any, yb: Any, params: FloatArray, job: _LocalSgd, seed: int) -> FloatArray:
-    """Local SGD epochs on one block from the given parameters.
+@dataclass(frozen=True)
+class _StateLayout:
+    """Where each field of a model's state sits in the flat vector a block returns:
+    [rows, steps, loss sum, weighted loss sum, objective sum, then rows × each averaged
+    field]. Summed over blocks on the cluster, divided by the rows on the client."""
 
-    Returns [n_b, steps_b, n_b·mean batch loss_b, n_b·params_b]."""
-    lay = job.layout
-    X, Y = _block_arrays(Xb, yb, lay)
-    n = X.shape[0]
-    out = np.zeros(3 + params.size)
-    if n == 0:
+    k: int
+    d: int
+    rule_state: int  # arrays of the update rule's state (0, 1 or 2)
+    l1: bool
+
+    SCALARS = ("t", "rule_steps", "u", "sq_norm", "l1_norm")
+
+    def arrays(self) -> list[tuple[str, int]]:
+        kd, k = self.k * self.d, self.k
+        out = [("V", kd), ("b", k), ("AV", kd), ("ab", k)]
+        if self.rule_state >= 1:
+            out += [("S0", kd), ("Sb0", k)]
+        if self.rule_state >= 2:
+            out += [("S1", kd), ("Sb1", k)]
+        if self.l1:
+            out.append(("Q", kd))
         return out
-    local = params.copy()  # views into it are updated in place by the core
-    Wt, b, vW, vb = lay.unpack(local)
-    Wt2 = _req(Wt).reshape(lay.k, lay.d)
-    vW2 = None if vW is None else vW.reshape(lay.k, lay.d)
-    trainer = _core.Trainer()
-    steps, batch_loss = 0, 0.0
+
+    def size(self) -> int:
+        return 5 + len(self.SCALARS) + sum(size for _, size in self.arrays())
+
+    def pack(self, n: int, steps: int, sums: tuple[float, float, float],
+             state: dict[str, Any] | None) -> FloatArray:  # fmt: skip
+        out = np.zeros(self.size())
+        out[:5] = (n, steps, *sums)
+        if state is None:
+            return out
+        pos = 5
+        for name in self.SCALARS:
+            out[pos] = n * state[name]
+            pos += 1
+        for name, size in self.arrays():
+            value = state[name]
+            if value is not None:
+                out[pos : pos + size] = n * np.asarray(value).ravel()
+            pos += size
+        return out
+
+    def unpack(self, flat: FloatArray, start: dict[str, Any]) -> tuple[Any, ...]:
+        n = flat[0]
+        state = dict(start)
+        pos = 5
+        for name in self.SCALARS:
+            state[name] = flat[pos] / n
+            pos += 1
+        for name, size in self.arrays():
+            value = flat[pos : pos + size] / n
+            state[name] = value.reshape(self.k, self.d) if size == self.k * self.d else value
+            pos += size
+        state.update(scale=1.0, avg_a=0.0, avg_b=1.0)
+        return int(flat[1]), float(flat[2]), float(flat[3]), float(flat[4]), int(n), state
+
+
+def _block_train(Xb: Any, yb: Any, swb: Any, state: dict[str, Any], job: _LocalJob,
+                 seed: int, lay: _StateLayout) -> FloatArray:  # fmt: skip
+    """Local SGD epochs on one block from the given model state: its rows, steps, loss
+    sums and folded model state, as a flat vector (see _StateLayout)."""
+    n = int(np.shape(Xb)[0])
+    if n == 0:
+        return lay.pack(0, 0, (0.0, 0.0, 0.0), None)
+    data = job.layout.dataset(Xb, yb, swb)
+    model = _core.Model.from_state(state)
+    spec = LOSSES[job.layout.loss].spec(job.layout.epsilon, job.layout.k)
+    cfg = job.config
+    shuffle = training._shuffle(cfg, data.d, data.X.itemsize)
+    options = training.epoch_options(cfg, spec, seed=seed, shuffle=shuffle)
+    options.schedule = training._schedule_spec(cfg, spec, job.lr)
+    trainer = _core.Trainer(data.X, data.targets)
+    steps, sums = 0, np.zeros(3)
     for j in range(job.local_epochs):
-        s, bl = trainer.epoch(
-            X, Y, Wt2, b, vW2, vb, lay.loss_id, job.batch_size, job.shuffle, seed,
-            job.epoch * job.local_epochs + j, job.lr, job.momentum, job.dampening,
-            job.nesterov, job.weight_decay, lay.fit_intercept, False, job.threads,
-        )  # fmt: skip
-        steps += int(s)
-        batch_loss += float(bl) / job.local_epochs
-    out[0], out[1], out[2] = n, steps, n * batch_loss
-    out[3:] = n * local
-    return out
+        options.epoch = job.epoch * job.local_epochs + j
+        s = trainer.epoch(model, options, False, job.threads)
+        steps += s.steps
+        sums += np.array([s.loss_sum, s.weighted_loss_sum, s.objective_sum]) / job.local_epochs
+    model.fold()
+    return lay.pack(n, steps, (float(sums[0]), float(sums[1]), float(sums[2])), model.state())
 
 
 def _block_gram(Xb: Any, fit_intercept: bool) -> FloatArray:
@@ -192,8 +220,8 @@ def _block_gram(Xb: Any, fit_intercept: bool) -> FloatArray:
     return np.concatenate([[float(n)], G.ravel()])
 
 
-def _block_finite(Xb: Any) -> FloatArray:
-    return np.array([float(np.isfinite(np.asarray(Xb)).all())])
+def _block_finite(*arrays: Any) -> FloatArray:
+    return np.array([float(np.isfinite(np.asarray(a)).all()) for a in arrays if a is not None])
 
 
 def _add(*parts: FloatArray) -> FloatArray:
@@ -204,20 +232,23 @@ def _add(*parts: FloatArray) -> FloatArray:
 
 
 def _tree_sum(parts: list[Delayed], split_every: int = _SPLIT_EVERY) -> Delayed:
-    """Adds the per-block vectors in a tree on the cluster: only the root comes back."""
-    add = delayed(_add, pure=True)
+    """Adds the per-block vectors in a tree on the cluster: only the root comes back.
+
+    Tasks get fresh keys on every call (pure=False): a pass repeated with the same
+    parameters must not resubmit the keys of one whose results were just released."""
+    add = delayed(_add, pure=False)
     while len(parts) > 1:
         parts = [add(*parts[i : i + split_every]) for i in range(0, len(parts), split_every)]
     return parts[0]
 
 
 # ---------------------------------------------------------------------------
-# The problem: dask arrays, checked without computing X.
+# The cluster and the data: dask arrays, checked without computing X.
 # ---------------------------------------------------------------------------
 
 
 class _Cluster:
-    """The client and the blocks of each array, shared by the problem and the backend.
+    """The client and the blocks of each array.
 
     Graphs are sent unoptimized: every pass then gives each block of X the same key
     and the same task, so no key is ever resubmitted with a different definition
@@ -225,124 +256,35 @@ class _Cluster:
 
     def __init__(self, client: distributed.Client) -> None:
         self.client = client
-        self.blocks: dict[tuple[str, str], tuple[list[Delayed], list[Delayed]]] = {}
-        self.names: dict[str, tuple[str, str]] = {}
+        self._blocks: dict[str, list[Delayed]] = {}
 
-    def compute(self, graph: Delayed) -> Any:
+    def compute(self, graph: Any) -> Any:
         return self.client.compute(graph, optimize_graph=False).result()
 
     def compute_many(self, *graphs: Any) -> Any:
         return self.client.gather(self.client.compute(list(graphs), optimize_graph=False))
 
-    def blocks_of(self, X: Any, Y: Any) -> tuple[list[Delayed], list[Delayed]]:
-        key = (X.name, Y.name)
-        if key not in self.blocks:
-            self.blocks[key] = (
-                list(X.to_delayed(optimize_graph=False).ravel()),
-                list(Y.to_delayed(optimize_graph=False).ravel()),
-            )
-        return self.blocks[key]
+    def blocks(self, a: Any) -> list[Any]:
+        """The row blocks of a dask array (delayed), or Nones for a missing array."""
+        if a is None:
+            return []
+        if a.name not in self._blocks:
+            self._blocks[a.name] = list(a.to_delayed(optimize_graph=False).ravel())
+        return self._blocks[a.name]
 
-    def run(self, X: Any, Y: Any, task: Callable[..., FloatArray], *args: Any) -> Any:
-        """Sum of ``task(X_block, Y_block, *args)`` over blocks, reduced on the cluster.
+    def per_block(self, X: Any, y: Any, sw: Any) -> list[tuple[Any, Any, Any]]:
+        xs, ys, ws = self.blocks(X), self.blocks(y), self.blocks(sw)
+        return [
+            (xb, yb, ws[i] if ws else None) for i, (xb, yb) in enumerate(zip(xs, ys, strict=True))
+        ]
 
-        ``args`` go into the graph once each (a small array becomes one key that
-        every block task reads)."""
-        xs, ys = self.blocks_of(X, Y)
-        shared = [delayed(a, pure=True) if isinstance(a, np.ndarray) else a for a in args]
-        call = delayed(task, pure=True)
-        parts = [call(xb, yb, *shared) for xb, yb in zip(xs, ys, strict=True)]
+    def run(self, X: Any, y: Any, sw: Any, task: Callable[..., FloatArray], *args: Any) -> Any:
+        """Sum of ``task(X_block, y_block, sw_block, *args)`` over blocks, reduced on the
+        cluster. ``args`` go into the graph once each (an array becomes one key)."""
+        shared = [delayed(a, pure=False) if isinstance(a, np.ndarray) else a for a in args]
+        call = delayed(task, pure=False)
+        parts = [call(xb, yb, wb, *shared) for xb, yb, wb in self.per_block(X, y, sw)]
         return self.compute(_tree_sum(parts))
-
-
-class DaskProblem(Problem):
-    """Training data as dask arrays, laid out for block-wise work.
-
-    X is rechunked to a single column block (rows stay as they are chunked);
-    y is aligned to X's row blocks. Nothing of X is computed here: only a
-    classifier's labels are read once (their min and max, on the cluster).
-    NaN or infinity in X or y shows up as a non-finite loss, which is then
-    traced back to its array with one more pass.
-    """
-
-    def __init__(
-        self,
-        X: Any,
-        y: Any,
-        loss: str,
-        *,
-        n_outputs: int | None = None,
-        name_X: str = "X",
-        name_y: str = "y",
-        check_input: bool = True,
-        cluster: _Cluster,
-    ) -> None:
-        self.loss = loss
-        self.loss_id = LOSSES[loss]
-        self.cluster = cluster
-        self.names = (name_X, name_y)
-        Xd = _dask_rows(X, name_X)
-        n, d = (int(s) for s in Xd.shape)
-        self.n, self.d = n, d
-        ya = _dask_targets(y, name_y, Xd, cluster.client)
-        if loss == "mse":
-            if ya.ndim not in (1, 2):
-                raise ValueError(
-                    f"{name_y} must have shape ({n},) or ({n}, k) to match {name_X} of shape "
-                    f"{shape_str(Xd.shape)}, got {shape_str(ya.shape)}"
-                )
-            if ya.dtype.kind not in "fiub":
-                raise TypeError(f"{name_y} must be a real numeric array, got dtype {ya.dtype}")
-            self.vector = ya.ndim == 1
-            self.k = 1 if self.vector else int(ya.shape[1])
-        else:
-            if ya.ndim != 1:
-                raise ValueError(
-                    f"{name_y} must have shape ({n},) (one class index per row of {name_X}), "
-                    f"got {shape_str(ya.shape)}"
-                )
-            if ya.dtype.kind not in "iu":
-                raise TypeError(f"{name_y} must hold integer class indices, got dtype {ya.dtype}")
-            lo, hi = (int(v) for v in cluster.compute_many(ya.min(), ya.max()))
-            if loss == "logistic":
-                self.vector, self.k, limit = True, 1, 2
-            else:
-                self.vector = False
-                self.k = int(n_outputs) if n_outputs is not None else hi + 1
-                if self.k < 2:
-                    raise ValueError(f"softmax needs at least 2 classes, got k={self.k}")
-                limit = self.k
-            if lo < 0 or hi >= limit:
-                raise ValueError(
-                    f"{name_y} holds class indices outside [0, {limit}): found {lo}..{hi}"
-                )
-        if n_outputs is not None and loss == "mse" and n_outputs != self.k:
-            raise ValueError(f"{name_y} has {self.k} outputs, expected {n_outputs}")
-        self.X: Any = Xd
-        self.Y: Any = ya
-        cluster.names[Xd.name] = self.names
-
-    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
-        """(λ_max, trace) of A = X̃ᵀX̃/n from the Gram matrix, summed over blocks in one pass."""
-        del precise  # the Gram matrix's eigenvalues are exact
-        m = self.d + 1 if fit_intercept else self.d
-        if m > _MAX_GRAM:
-            raise ValueError(
-                f"learning_rate='auto' on dask arrays needs a ({m}, {m}) Gram matrix; with "
-                f"{self.d} features pass a number, for example "
-                "fastsgd.auto_learning_rate(X[:100_000].compute(), ...) on a sample"
-            )
-        flat = self.cluster.run(self.X, self.Y, _gram_task, fit_intercept)
-        A = flat[1:].reshape(m, m) / flat[0]
-        return float(np.linalg.eigvalsh(A)[-1]), float(np.trace(A))
-
-
-def _gram_task(Xb: Any, _yb: Any, fit_intercept: bool) -> FloatArray:
-    return _block_gram(Xb, fit_intercept)
-
-
-def _finite_task(Xb: Any, yb: Any) -> FloatArray:
-    return np.concatenate([_block_finite(Xb), _block_finite(yb)])
 
 
 def _dask_rows(X: Any, name: str) -> da.Array:
@@ -370,147 +312,191 @@ def _dask_rows(X: Any, name: str) -> da.Array:
     return out
 
 
-def _dask_targets(y: Any, name: str, X: da.Array, client: distributed.Client) -> da.Array:
+def _dask_like_rows(a: Any, name: str, X: da.Array, client: distributed.Client) -> da.Array | None:
+    """a (dask or in-memory, one row per row of X) in X's row blocks."""
+    if a is None:
+        return None
     rows = X.chunks[0]
-    if isinstance(y, da.Array):
-        ya = y
+    if isinstance(a, da.Array):
+        aa = a
     else:  # in client memory: sent to the workers once, in X's row blocks
-        arr = as_array(y, name)
+        arr = as_array(a, name)
         if arr.ndim == 0:
             raise ValueError(f"{name} must be 1-d or 2-d, got a scalar")
         if arr.shape[0] != X.shape[0]:
             raise ValueError(
                 f"{name} has {arr.shape[0]} rows but X has {X.shape[0]}: they must match"
             )
-        ya = client.persist(da.from_array(arr, chunks=(rows, *arr.shape[1:])))
-    if ya.ndim == 0 or ya.shape[0] != X.shape[0]:
+        aa = client.persist(da.from_array(arr, chunks=(rows, *arr.shape[1:])))
+    if aa.ndim == 0 or aa.shape[0] != X.shape[0]:
         raise ValueError(
-            f"{name} must have one row per row of X ({X.shape[0]}), got shape {shape_str(ya.shape)}"
+            f"{name} must have one row per row of X ({X.shape[0]}), got shape {shape_str(aa.shape)}"
         )
-    if any(math.isnan(c) for c in ya.chunks[0]):
+    if any(math.isnan(c) for c in aa.chunks[0]):
         raise ValueError(f"{name} has unknown chunk sizes: call {name}.compute_chunk_sizes() first")
-    if ya.chunks[0] != rows:
-        ya = ya.rechunk({0: rows})
-    if ya.ndim == 2 and ya.numblocks[1] > 1:
-        ya = ya.rechunk({1: -1})
-    return ya
+    if aa.chunks[0] != rows:
+        aa = aa.rechunk({0: rows})
+    if aa.ndim == 2 and aa.numblocks[1] > 1:
+        aa = aa.rechunk({1: -1})
+    return aa
+
+
+@dataclass
+class _DaskData:
+    """Training data as dask arrays in the same row blocks, and the model's shape."""
+
+    X: da.Array
+    y: da.Array
+    sw: da.Array | None
+    layout: _Layout
+    vector: bool
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[1])
+
+
+def _dask_data(X: Any, y: Any, loss: Loss, cluster: _Cluster, *, n_classes: int | None,
+               sample_weight: Any, class_weight: Any, epsilon: float | None,
+               name_X: str = "X", name_y: str = "y") -> _DaskData:  # fmt: skip
+    """X, y and weights checked (shapes and dtypes; a classifier's label range on the
+    cluster) and aligned to X's row blocks. Nothing of X is computed here."""
+    Xd = _dask_rows(X, name_X)
+    n = int(Xd.shape[0])
+    ya = _dask_like_rows(y, name_y, Xd, cluster.client)
+    assert ya is not None
+    sw = _dask_like_rows(sample_weight, "sample_weight", Xd, cluster.client)
+
+    def label_range() -> tuple[int, int]:  # on the cluster: only two numbers come back
+        lo, hi = cluster.compute_many(ya.min(), ya.max())
+        return int(lo), int(hi)
+
+    shape = target_shape(
+        loss, tuple(int(s) for s in ya.shape), ya.dtype, n, label_range, n_classes=n_classes,
+        n_outputs=None, X_shape=tuple(Xd.shape), name_X=name_X, name_y=name_y,
+    )  # fmt: skip
+    cw = None if class_weight is None else np.asarray(class_weight, dtype=np.float64)
+    classes = None if shape.classes is None or shape.vector else shape.classes
+    layout = _Layout(loss.name, epsilon, shape.k, classes, cw)
+    return _DaskData(Xd, ya, sw, layout, shape.vector)
 
 
 # ---------------------------------------------------------------------------
-# The backend: what _fit calls once per epoch.
+# The backend: what the driver calls once per epoch.
 # ---------------------------------------------------------------------------
 
 
-class _DaskBackend:
-    def __init__(
-        self,
-        prob: Problem,
-        opts: Options,
-        *,
-        cluster: _Cluster,
-        method: str,
-        local_epochs: int,
-    ) -> None:
-        self.prob, self.opts, self.cluster = prob, opts, cluster
-        self.X: Any = prob.X  # dask arrays (a DaskProblem)
-        self.Y: Any = prob.Y
+class DaskBackend:
+    """Runs epochs over the blocks of dask arrays (see the module docstring)."""
+
+    def __init__(self, data: _DaskData, validation: Any, cluster: _Cluster, cfg: FitConfig, *,
+                 method: str, local_epochs: int) -> None:  # fmt: skip
+        self.data, self.validation, self.cluster, self.cfg = data, validation, cluster, cfg
         self.method, self.local_epochs = method, local_epochs
-        self.layout = _Layout(prob.loss_id, prob.d, prob.k, opts.fit_intercept)
-        self.train_layout = _Layout(
-            prob.loss_id, prob.d, prob.k, opts.fit_intercept, momentum=opts.momentum > 0
-        )
-        n_blocks = len(cluster.blocks_of(self.X, self.Y)[0])
-        seeds = np.random.SeedSequence(opts.seed).spawn(n_blocks)
+        self.n, self.d = data.n, data.d
+        self.threads = cfg.n_threads or 0
+        n_blocks = len(cluster.blocks(data.X))
+        seeds = np.random.SeedSequence(training.resolve_seed(cfg.seed)).spawn(n_blocks)
         self.seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in seeds]
         self.n_blocks = n_blocks
-        # method="gradient": the gradient found with the last loss, and where it was taken
-        self._grad: tuple[FloatArray, FloatArray, float] | None = None
-        self.checked = False
+        # method="gradient": the gradient found with the last loss, and the model it was at
+        self._grad: tuple[FloatArray, FloatArray, FloatArray, float] | None = None
+        self._checked = False
 
     # -- loss -------------------------------------------------------------------------
-    def loss(self, X: Any, Y: Any, state: State) -> float:
-        params = self.layout.pack(state)
-        if not isinstance(X, da.Array):  # in-memory validation data
-            value, _, _ = _core.loss_grad(
-                X, Y, state.Wt, state.b, self.prob.loss_id, False, self.opts.n_threads
-            )
-            return float(value)
-        train = X is self.X and Y is self.Y
-        grad = train and self.method == "gradient"
-        flat = self.cluster.run(
-            X, Y, _block_loss_grad, params, self.layout, grad, self.opts.n_threads
-        )
+    def loss(self, model: _core.Model, validation: bool = False) -> float:
+        W, b = training.reported(model)
+        if validation:
+            v = self.validation
+            if isinstance(v, Dataset):  # in-memory validation data
+                return training.data_loss(v, model, self.threads)
+            flat = self.cluster.run(v.X, v.y, v.sw, _block_loss_grad, W, b, v.layout, False,
+                                    self.threads)  # fmt: skip
+            return float(flat[1] / flat[0])
+        grad = self.method == "gradient"
+        data = self.data
+        flat = self.cluster.run(data.X, data.y, data.sw, _block_loss_grad, W, b, data.layout,
+                                grad, self.threads)  # fmt: skip
         value = float(flat[1] / flat[0])
-        if not math.isfinite(value) and not self.checked:
-            self._check_finite(X, Y)
-        self.checked = True
+        if not math.isfinite(value) and not self._checked:
+            self._check_finite()
+        self._checked = True
         if grad:
-            self._grad = (flat[2:] / flat[0], params, value)
+            kd = data.layout.k * data.d
+            self._grad = (flat[2 : 2 + kd].reshape(data.layout.k, data.d), flat[2 + kd :], W,
+                          value)  # fmt: skip
         return value
 
-    def _check_finite(self, X: da.Array, Y: da.Array) -> None:
-        name_X, name_y = self.cluster.names.get(X.name, ("X", "y"))
-        n_finite = self.cluster.run(X, Y, _finite_task)  # blocks without NaN/inf, X and y
-        n_blocks = len(self.cluster.blocks_of(X, Y)[0])
-        if n_finite[0] < n_blocks:
-            raise ValueError(f"{name_X} contains NaN or infinity")
-        if n_finite[1] < n_blocks:
-            raise ValueError(f"{name_y} contains NaN or infinity")
+    def _check_finite(self) -> None:
+        data = self.data
+        call = delayed(_block_finite, pure=False)
+        parts = [call(xb, yb, wb) for xb, yb, wb in self.cluster.per_block(data.X, data.y, data.sw)]
+        flags = np.array(self.cluster.compute_many(*parts))
+        if not flags[:, 0].all():
+            raise ValueError("X contains NaN or infinity")
+        if not flags[:, 1].all():
+            raise ValueError("y contains NaN or infinity")
+        if flags.shape[1] > 2 and not flags[:, 2].all():
+            raise ValueError("sample_weight contains NaN or infinity")
+
+    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
+        """(λ_max, trace) of A = X̃ᵀX̃/n from the Gram matrix, summed over blocks in one pass."""
+        del precise  # the Gram matrix's eigenvalues are exact
+        m = self.d + 1 if fit_intercept else self.d
+        if m > _MAX_GRAM:
+            raise ValueError(
+                f"learning_rate='auto' on dask arrays needs a ({m}, {m}) Gram matrix; with "
+                f"{self.d} features pass a number, for example "
+                "fastsgd.auto_learning_rate(X[:100_000].compute(), ...) on a sample"
+            )
+        flat = self.cluster.run(self.data.X, self.data.y, None, _gram_task, fit_intercept)
+        A = flat[1:].reshape(m, m) / flat[0]
+        return float(np.linalg.eigvalsh(A)[-1]), float(np.trace(A))
 
     # -- one epoch --------------------------------------------------------------------
-    def epoch(self, state: State, *, lr: float, epoch: int) -> tuple[int, float]:
+    def epoch(self, model: _core.Model, options: _core.EpochOptions) -> training.EpochResult:
         if self.method == "gradient":
-            return self._gradient_step(state, lr)
-        return self._average(state, lr, epoch)
+            return self._gradient_step(model, options)
+        return self._average(model, options)
 
-    def _gradient_step(self, state: State, lr: float) -> tuple[int, float]:
-        params = self.layout.pack(state)
-        if self._grad is None or not np.array_equal(self._grad[1], params):
-            self.loss(self.X, self.Y, state)
+    def _gradient_step(
+        self, model: _core.Model, options: _core.EpochOptions
+    ) -> training.EpochResult:
+        W, _ = training.reported(model)
+        if self._grad is None or not np.array_equal(self._grad[2], W):
+            self.loss(model)
         assert self._grad is not None
-        g, _, value = self._grad
-        o, lay = self.opts, self.layout
-        kd = lay.k * lay.d
-        G = np.ascontiguousarray(g[:kd].reshape(lay.k, lay.d))
-        _core.sgd_step(
-            state.Wt, G, state.vW, lr, o.momentum, o.dampening, o.nesterov, o.weight_decay
-        )
-        if state.b is not None:  # no weight decay on the intercept, as in the core
-            gb = np.ascontiguousarray(g[kd:])
-            _core.sgd_step(state.b, gb, state.vb, lr, o.momentum, o.dampening, o.nesterov, 0.0)
+        G, gb, _, value = self._grad
+        lr = options.schedule.rate(model.t)
+        model.step(_aligned(G), _aligned(gb), float(self.n), lr, options)
         self._grad = None
-        return 1, value
+        return training.EpochResult(1, self.n, value * self.n, value * self.n, value * self.n)
 
-    def _average(self, state: State, lr: float, epoch: int) -> tuple[int, float]:
-        o, lay = self.opts, self.train_layout
-        job = _LocalSgd(
-            layout=lay,
-            batch_size=o.batch_size,
-            shuffle=o.shuffle,
-            lr=lr,
-            momentum=o.momentum,
-            dampening=o.dampening,
-            nesterov=o.nesterov,
-            weight_decay=o.weight_decay,
-            local_epochs=self.local_epochs,
-            epoch=epoch,
-            threads=o.n_threads,
-        )
-        xs, ys = self.cluster.blocks_of(self.X, self.Y)
-        params = delayed(lay.pack(state), pure=True)
-        call = delayed(_block_train, pure=True)
-        parts = [call(xb, yb, params, job, s) for xb, yb, s in zip(xs, ys, self.seeds, strict=True)]
-        flat = self.cluster.compute(_tree_sum(parts))
-        n = flat[0]
-        Wt, b, vW, vb = lay.unpack(flat[3:] / n)
-        state.Wt[...] = _req(Wt).reshape(lay.k, lay.d)
-        if state.b is not None:
-            state.b[...] = _req(b)
-        if state.vW is not None:
-            state.vW[...] = _req(vW).reshape(lay.k, lay.d)
-        if state.vb is not None:
-            state.vb[...] = _req(vb)
-        return int(flat[1]), float(flat[2] / n)
+    def _average(self, model: _core.Model, options: _core.EpochOptions) -> training.EpochResult:
+        job = _LocalJob(self.data.layout, self.cfg, options.schedule.eta0, int(options.epoch),
+                        self.local_epochs, self.threads)  # fmt: skip
+        update = options.update
+        rule_state = 0 if update.lazy else (2 if update.name == "adam" else 1)
+        lay = _StateLayout(model.k, model.d, rule_state, options.penalty.l1 > 0)
+        model.fold()
+        start = model.state()
+        state = delayed(start, pure=False)
+        call = delayed(_block_train, pure=False)
+        blocks = self.cluster.per_block(self.data.X, self.data.y, self.data.sw)
+        parts = [call(xb, yb, wb, state, job, s, lay)
+                 for (xb, yb, wb), s in zip(blocks, self.seeds, strict=True)]  # fmt: skip
+        flat = self.cluster.compute(_tree_sum(parts))  # the row-weighted sums come back
+        steps, loss_sum, weighted, objective, n, averaged = lay.unpack(flat, start)
+        model.assign(_core.Model.from_state(averaged))
+        return training.EpochResult(steps, n, loss_sum, weighted, objective)
+
+
+def _gram_task(Xb: Any, _yb: Any, _sw: Any, fit_intercept: bool) -> FloatArray:
+    return _block_gram(Xb, fit_intercept)
 
 
 # ---------------------------------------------------------------------------
@@ -543,6 +529,14 @@ def _client_scope(client: Any) -> Iterator[distributed.Client]:
         yield own
 
 
+def _check_method(method: str, local_epochs: Any) -> int:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    from fastsgd._params import Interval, check
+
+    return int(check("local_epochs", local_epochs, [Interval(numbers.Integral, 1, None)]))
+
+
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
@@ -556,95 +550,48 @@ def fit(
     method: str = "average",
     client: Any = None,
     local_epochs: int = 1,
-    loss: str = "mse",
-    learning_rate: float | str = 0.1,
-    batch_size: int | None = None,
-    epochs: int = 10,
-    shuffle: bool = True,
-    seed: Any = 0,
-    momentum: float = 0.0,
-    dampening: float = 0.0,
-    nesterov: bool = False,
-    weight_decay: float = 0.0,
-    schedule: str | Callable[[int], float] = "constant",
-    power_t: float = 0.25,
-    step_size: int = 10,
-    gamma: float = 0.1,
-    fit_intercept: bool = False,
     b0: Any = None,
-    tol: float | None = None,
-    n_iter_no_change: int = 5,
+    sample_weight: Any = None,
+    class_weight: Any = None,
     validation_data: tuple[Any, Any] | None = None,
-    early_stopping: bool = False,
     callback: Callable[[int, float, FloatArray], Any] | None = None,
-    progress: bool = False,
-    record_path: bool = False,
-    n_classes: int | None = None,
-    epoch_offset: int = 0,
-    n_threads: int | None = None,
-) -> FitResult:
-    """Train a linear model on dask arrays over a dask.distributed cluster.
-
-    The options and the result are those of :func:`fastsgd.fit`; the rows stay
-    on the workers, and only the parameters (d × k numbers per block) cross
-    the network, once per epoch.
+    config: FitConfig | None = None,
+    **options: Any,
+) -> training.FitResult:
+    """:func:`fastsgd.fit` on dask arrays, the blocks of rows trained on the cluster.
 
     Parameters
     ----------
-    X : dask.array.Array (n, d), chunked along rows (columns are rechunked to one
-        block). It may be larger than any worker's memory: it is read block by block,
-        and never computed whole or gathered to the client.
-    y : dask array (or in-memory array, sent to the workers once) with X's rows.
-    method : ``"average"`` or ``"gradient"``.
-
-        - ``"average"``: parallel SGD with model averaging. Each epoch every block runs
-          ``local_epochs`` epochs of mini-batch SGD (``batch_size``, ``shuffle`` with a
-          per-block seed drawn from ``seed``, ``momentum``, ``nesterov``, ``dampening``,
-          ``weight_decay``) in the C++ core on its worker, from the current parameters;
-          the results (and momentum buffers) are averaged weighted by block rows. With
-          ``batch_size=None`` and ``local_epochs=1`` this equals full-batch gradient
-          descent without momentum.
-        - ``"gradient"``: exact full-batch gradient descent (``batch_size`` must be None;
-          ``shuffle`` and ``seed`` do not apply). The fused loss + gradient of every block
-          is summed on the cluster, then one step is taken with ``momentum``,
-          ``nesterov``, ``dampening`` and ``weight_decay`` as in ``fastsgd.fit``. The
-          gradient comes from the same pass as the epoch's loss: one pass over X per
-          epoch (``"average"`` makes two: local training, then the loss).
-    client : a ``distributed.Client``. Default: the current client
-        (``distributed.get_client()``), else a ``LocalCluster`` on 127.0.0.1 started for
-        this call and closed when it returns (start your own for repeated fits).
-    local_epochs : epochs each block runs between averages (``"average"`` only).
-    loss, learning_rate, ... : as :func:`fastsgd.fit`. ``learning_rate="auto"`` sums
-        the (d+1)² Gram matrix over blocks in one pass. ``validation_data`` may be dask
-        or in-memory arrays. ``n_threads`` is the core's threads per block task (by
-        default the worker's OpenMP setting: 1 under a dask Nanny; dask runs one task per
-        worker thread).
+    X : dask array (n, d) chunked along rows (any column chunking is merged).
+    y : dask array or in-memory array with one row per row of X (rechunked to X's rows).
+    w0, b0, sample_weight, class_weight, validation_data, callback, config, **options :
+        as :func:`fastsgd.fit` (``validation_data`` may hold dask or in-memory arrays).
+    method : "average" (model averaging of local mini-batch SGD, the default) or
+        "gradient" (full-batch gradient descent, exact; ``batch_size`` and ``shuffle``
+        do not apply).
+    client : a ``distributed.Client``; default: the current one, else a local cluster
+        for this call.
+    local_epochs : epochs each block runs between averages ("average" only).
 
     Returns
     -------
-    FitResult
-        As :func:`fastsgd.fit`; ``n_steps`` counts the SGD steps of all blocks, and
-        ``extra`` holds ``method``, ``n_blocks`` and ``local_epochs``.
+    FitResult, with ``extra`` holding the method, the number of blocks and local_epochs.
 
     Examples
     --------
-    >>> import dask.array as da, distributed
-    >>> import fastsgd.dask
-    >>> from fastsgd.datasets import make_line
-    >>> X, y = make_line(n=1000)
+    >>> import dask.array as da, distributed, fastsgd.dask
+    >>> X = da.random.default_rng(0).standard_normal((4000, 3), chunks=1000)
+    >>> y = X @ da.from_array([1.0, -2.0, 0.5]) + 3.0
     >>> with distributed.Client(processes=False, dashboard_address=None) as client:
-    ...     r = fastsgd.dask.fit(da.from_array(X, chunks=250), da.from_array(y, chunks=250),
-    ...                          method="gradient", learning_rate=0.5, epochs=200)
-    >>> r.w.round(1)
-    array([3. , 2.5])
+    ...     r = fastsgd.dask.fit(X, y, method="gradient", learning_rate=0.5, epochs=60,
+    ...                          fit_intercept=True, client=client)
+    >>> r.w.round(2), round(r.b, 2)
+    (array([ 1. , -2. ,  0.5]), 3.0)
     """
-    kw = dict(locals())
-    del kw["method"], kw["client"], kw["local_epochs"]
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    local_epochs = check_int(local_epochs, "local_epochs", minimum=1)
+    cfg = training.make_config(config, options)
+    local_epochs = _check_method(method, local_epochs)
     if method == "gradient":
-        if batch_size is not None:
+        if cfg.batch_size is not None:
             raise ValueError(
                 "batch_size must be None with method='gradient' (full-batch gradient "
                 "descent); use method='average' for mini-batches"
@@ -652,84 +599,51 @@ def fit(
         if local_epochs != 1:
             raise ValueError("local_epochs only applies to method='average'")
     _dask_rows(X, "X")  # a TypeError before any cluster is started
+    loss = LOSSES[cfg.loss]
     with _client_scope(client) as cl:
         cluster = _Cluster(cl)
-        problem = functools.partial(_problem, cluster=cluster)
-        backend = functools.partial(
-            _DaskBackend, cluster=cluster, method=method, local_epochs=local_epochs
-        )
-        result = _fit(backend, problem, **kw)
-        n_blocks = X.numblocks[0]
-    result.extra.update(method=method, n_blocks=n_blocks, local_epochs=local_epochs)
+        data = _dask_data(X, y, loss, cluster, n_classes=cfg.n_classes,
+                          sample_weight=sample_weight, class_weight=class_weight,
+                          epsilon=cfg.epsilon)  # fmt: skip
+        validation = _validation(validation_data, data, loss, cluster, cfg)
+        model = training.new_model(data.d, data.layout.k,
+                                   (data.d,) if data.vector else (data.d, data.layout.k),
+                                   cfg.fit_intercept, w0, b0)  # fmt: skip
+        backend = DaskBackend(data, validation, cluster, cfg, method=method,
+                              local_epochs=local_epochs)  # fmt: skip
+        result = training.run(cfg, backend, model, loss, k=data.layout.k, vector=data.vector,
+                              has_validation=validation is not None, callback=callback)  # fmt: skip
+    result.extra.update(method=method, n_blocks=backend.n_blocks, local_epochs=local_epochs)
     return result
 
 
-def _problem(X: Any, y: Any, loss: str, *, cluster: _Cluster, **kw: Any) -> Problem:
-    if isinstance(X, da.Array):
-        return DaskProblem(X, y, loss, cluster=cluster, **kw)
-    if isinstance(y, da.Array):
-        raise TypeError(f"{kw.get('name_y', 'y')} is a dask array but X is not")
-    return Problem(X, y, loss, **kw)
+def _validation(validation_data: Any, data: _DaskData, loss: Loss, cluster: _Cluster,
+                cfg: FitConfig) -> Any:  # fmt: skip
+    if validation_data is None:
+        return None
+    X_val, y_val = pair(validation_data, "validation_data")
+    n_classes = data.layout.n_classes
+    if isinstance(X_val, da.Array):
+        val = _dask_data(X_val, y_val, loss, cluster, n_classes=n_classes, sample_weight=None,
+                         class_weight=data.layout.class_weight, epsilon=cfg.epsilon,
+                         name_X="X_val", name_y="y_val")  # fmt: skip
+        if val.d != data.d or val.layout.k != data.layout.k:
+            raise ValueError(f"validation_data has {val.d} features and {val.layout.k} outputs, "
+                             f"the training data {data.d} and {data.layout.k}")  # fmt: skip
+        return val
+    if isinstance(y_val, da.Array):
+        raise TypeError("y_val is a dask array but X_val is not")
+    out = Dataset.build(X_val, y_val, loss, n_classes=n_classes,
+                        n_outputs=data.layout.k if loss.target == "real" else None,
+                        dtype=data.X.dtype, name_X="X_val", name_y="y_val")  # fmt: skip
+    if out.d != data.d:
+        raise ValueError(f"X_val has {out.d} features but the training data has {data.d}")
+    return out
 
 
 # ---------------------------------------------------------------------------
-# scikit-learn estimators (fastsgd.SGDRegressor, fastsgd.SGDClassifier) on dask arrays
+# The estimators' adapter to dask arrays
 # ---------------------------------------------------------------------------
-
-PREDICT_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
-
-
-def _is_classifier(estimator: Any) -> bool:
-    return hasattr(estimator, "predict_proba")
-
-
-def _dask_labels(y: Any, X: da.Array) -> da.Array:
-    ya: da.Array = (
-        y if isinstance(y, da.Array) else da.from_array(np.asarray(y), chunks=X.chunks[0])
-    )
-    if ya.ndim != 1:
-        raise ValueError(f"y must be 1-d (one label per row), got shape {shape_str(ya.shape)}")
-    return ya
-
-
-def _encode_block(yb: Any, classes: Any) -> Any:
-    return np.searchsorted(classes, yb).astype(np.int64)
-
-
-def _class_targets(estimator: Any, y: Any, X: da.Array, client: distributed.Client,
-                   classes: Any, *, first: bool) -> da.Array:  # fmt: skip
-    """Sets classes_ (on the first fit) and returns y as class indices, block by block."""
-    from sklearn.utils.multiclass import check_classification_targets
-
-    ya = _dask_labels(y, X)
-    # the distinct labels only come back
-    seen = np.asarray(client.compute(da.unique(ya), optimize_graph=False).result())
-    check_classification_targets(seen)
-    if first:
-        labels = seen if classes is None else np.unique(np.asarray(classes))
-        if len(labels) < 2:
-            raise ValueError(f"SGDClassifier needs at least 2 classes; got 1 class ({labels[0]!r})")
-        old = getattr(estimator, "classes_", None)
-        if estimator.warm_start and old is not None and not np.array_equal(old, labels):
-            raise ValueError(
-                f"warm_start=True but y has the classes {labels!r}, not the classes_ {old!r} "
-                "of the fitted model; refit with warm_start=False"
-            )
-        estimator.classes_ = labels
-    unknown = np.setdiff1d(seen, estimator.classes_)
-    if unknown.size:
-        raise ValueError(f"y contains labels not in classes_ {estimator.classes_!r}: {unknown!r}")
-    encoded: da.Array = da.map_blocks(_encode_block, ya, estimator.classes_, dtype=np.int64)
-    return encoded
-
-
-def _regression_targets(y: Any, X: da.Array) -> Any:
-    ya = y if isinstance(y, da.Array) else as_array(y, "y")
-    if ya.ndim not in (1, 2):
-        raise ValueError(f"y must have shape (n,) or (n, k), got {shape_str(ya.shape)}")
-    if ya.dtype.kind not in "fiub":
-        raise ValueError(f"y must be numeric, got dtype {ya.dtype}")
-    return ya
 
 
 def _take_rows(block: Any, seed: int, fraction: float, part: int, block_id: Any = None) -> Any:
@@ -751,53 +665,31 @@ def _split_rows(a: da.Array, fraction: float, seed: int) -> tuple[da.Array, da.A
     return parts[0], parts[1]
 
 
-def _auto_rate_dask(X: da.Array, y: Any, opts: dict[str, Any], n_outputs: int,
-                    cluster: _Cluster) -> float:  # fmt: skip
-    from fastsgd.training import _auto_rate
-
-    prob = DaskProblem(X, y, opts["loss"], cluster=cluster,
-                       n_outputs=opts.get("n_classes"))  # fmt: skip
-    lam, trace = prob.curvature(opts["fit_intercept"])
-    return _auto_rate(lam, trace, opts["loss"], prob.n, opts["batch_size"], n_outputs)
+def _encode_block(yb: Any, classes: Any) -> Any:
+    return np.searchsorted(classes, yb).astype(np.int64)
 
 
-def _forget_feature_names(estimator: Any) -> None:
-    if hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_  # dask arrays carry no column names
+def _call_method(block: Any, estimator: Any, method: str) -> Any:
+    return getattr(estimator, method)(block)
 
 
-def fit_estimator(
-    estimator: Any,
-    X: Any,
-    y: Any,
-    *,
-    method: str = "average",
-    client: Any = None,
-    local_epochs: int = 1,
-) -> Any:
-    """Fit a fastsgd ``SGDRegressor`` or ``SGDClassifier`` on dask arrays.
+PREDICT_METHODS = ("predict", "predict_proba", "decision_function", "predict_log_proba")
 
-    ``estimator.fit(X, y, **fit_params)`` calls this when X is a dask array; the
-    estimator's parameters (``get_params()``) become the options of :func:`fit`,
-    and its learned attributes (``coef_``, ``intercept_``, ``n_features_in_``,
-    ``classes_``, ``loss_history_``, ``n_iter_``, ...) are set from the result.
+
+class DaskAdapter:
+    """The estimators' access to data held in dask arrays (see fastsgd.estimators.DataAdapter).
+
+    ``session(fit_params)`` binds a client for one fit (the given ``client``, the current
+    one, or a local cluster) and the fit's ``method`` and ``local_epochs``. The
+    estimators use it when given dask arrays; their fit logic is their own.
 
     - A classifier's labels may be any values: their distinct values are found on the
-      cluster (``classes_``) and the rows are encoded block by block.
+      cluster (only they come back) and the rows are encoded block by block.
     - ``early_stopping`` holds out ``validation_fraction`` of every block's rows (a
       seeded choice per block; not stratified).
     - ``method="gradient"`` is full-batch gradient descent: the estimator's
       ``batch_size`` and ``shuffle`` do not apply.
-
-    Parameters
-    ----------
-    estimator : fastsgd.SGDRegressor or fastsgd.SGDClassifier
-    X, y : dask arrays chunked along rows (y may be in memory)
-    method, client, local_epochs : as :func:`fit`
-
-    Returns
-    -------
-    estimator, fitted
+    - Predictions are dask arrays with X's row chunks, computed block by block.
 
     Examples
     --------
@@ -808,185 +700,110 @@ def fit_estimator(
     ...     reg = fastsgd.SGDRegressor(random_state=0).fit(X, y, client=client)
     ...     pred = reg.predict(X)             # a dask array, computed block by block
     ...     err = float(abs(pred - y).max().compute())
-    >>> reg.coef_.round(2), round(reg.intercept_, 2), err < 0.01
-    (array([ 1. , -2. ,  0.5]), 3.0, True)
+    >>> reg.coef_.round(2), reg.intercept_.round(2), err < 0.01
+    (array([ 1. , -2. ,  0.5]), array([3.]), True)
     """
-    from sklearn.utils import check_random_state
 
-    estimator._check_own_params()
-    Xd = _dask_rows(X, "X")
-    with _client_scope(client) as cl:
-        if _is_classifier(estimator):
-            y_fit: Any = _class_targets(estimator, y, Xd, cl, None, first=True)
-        else:
-            y_fit = _regression_targets(y, Xd)
-        opts = estimator._fit_options()
-        rng = check_random_state(estimator.random_state)
-        validation = None
-        if estimator.early_stopping:
-            split_seed = int(rng.randint(np.iinfo(np.int32).max))
-            y_fit = _dask_targets(y_fit, "y", Xd, cl)  # in X's row blocks
-            Xd, X_val = _split_rows(Xd, estimator.validation_fraction, split_seed)
-            y_fit, y_val = _split_rows(y_fit, estimator.validation_fraction, split_seed)
-            validation = (X_val, y_val)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        w0, b0 = estimator._warm_params(int(Xd.shape[1]))
-        offset = getattr(estimator, "_epochs_seen", 0) if w0 is not None else 0
-        if method == "gradient":
-            opts["batch_size"] = None
-        result = fit(
-            Xd, y_fit, w0, b0=b0, seed=seed, epochs=estimator.epochs,
-            validation_data=validation, early_stopping=bool(estimator.early_stopping),
-            epoch_offset=offset, method=method, client=cl, local_epochs=local_epochs, **opts,
-        )  # fmt: skip
-    estimator._seed = seed
-    estimator.n_features_in_ = int(Xd.shape[1])
-    _forget_feature_names(estimator)
-    estimator._set_learned_from_result(result, epoch_offset=offset)
-    return estimator
+    fit_params: tuple[str, ...] = ("method", "client", "local_epochs")
 
+    def __init__(self, cluster: _Cluster | None = None, method: str = "average",
+                 local_epochs: int = 1) -> None:  # fmt: skip
+        self.cluster, self.method, self.local_epochs = cluster, method, local_epochs
 
-def partial_fit_estimator(
-    estimator: Any,
-    X: Any,
-    y: Any,
-    classes: Any = None,
-    *,
-    client: Any = None,
-    local_epochs: int = 1,
-) -> Any:
-    """``estimator.partial_fit`` on dask arrays: one epoch of model averaging over X's
-    blocks, continuing from the estimator's current state (as its in-memory
-    ``partial_fit`` runs one epoch). A classifier needs ``classes`` on the first call.
+    @contextlib.contextmanager
+    def session(self, fit_params: dict[str, Any]) -> Iterator[DaskAdapter]:
+        method = fit_params.get("method", "average")
+        local_epochs = _check_method(method, fit_params.get("local_epochs", 1))
+        with _client_scope(fit_params.get("client")) as cl:
+            yield DaskAdapter(_Cluster(cl), method, local_epochs)
 
-    dask-ml's ``Incremental`` wrapper does not come here: it calls ``partial_fit``
-    with one in-memory block at a time.
+    def _cl(self) -> _Cluster:
+        assert self.cluster is not None, "use the adapter inside session()"
+        return self.cluster
 
-    Examples
-    --------
-    >>> import dask.array as da, distributed, fastsgd
-    >>> X = da.random.default_rng(0).standard_normal((4000, 2), chunks=1000)
-    >>> y = (X[:, 0] > 0).astype(int)
-    >>> clf = fastsgd.SGDClassifier(random_state=0)
-    >>> with distributed.Client(processes=False, dashboard_address=None) as client:
-    ...     for _ in range(3):   # three averaged epochs
-    ...         _ = clf.partial_fit(X, y, classes=[0, 1], client=client)
-    >>> clf.n_iter_, clf.classes_.tolist()
-    (3, [0, 1])
-    """
-    first = not hasattr(estimator, "coef_")
-    estimator._check_own_params()
-    Xd = _dask_rows(X, "X")
-    d = int(Xd.shape[1])
-    if not first and d != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {d} features, but {type(estimator).__name__} is expecting "
-            f"{estimator.n_features_in_} features as input"
-        )
-    with _client_scope(client) as cl:
-        if _is_classifier(estimator):
-            if first and classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit")
-            if (
-                not first
-                and classes is not None
-                and not np.array_equal(np.unique(classes), estimator.classes_)
-            ):
-                raise ValueError(
-                    f"classes={np.unique(classes)!r} is not the same as "
-                    f"classes_={estimator.classes_!r} from the first call to partial_fit"
-                )
-            y_fit: Any = _class_targets(estimator, y, Xd, cl, classes, first=first)
-        else:
-            y_fit = _regression_targets(y, Xd)
-        opts = estimator._fit_options()
-        if first or getattr(estimator, "_seed", None) is None:
-            from sklearn.utils import check_random_state
-
-            rs = check_random_state(estimator.random_state)
-            estimator._seed = int(rs.randint(np.iinfo(np.int32).max))
-        if first:
-            estimator._epochs_seen = 0
-            w0, b0 = None, None
-            k = 1
-            if y_fit.ndim == 2:
-                k = int(y_fit.shape[1])
-            if opts["learning_rate"] == "auto":
-                lr0 = _auto_rate_dask(Xd, y_fit, opts, k, _Cluster(cl))
-            else:
-                lr0 = float(opts["learning_rate"])
-        else:
-            w0, b0 = estimator._params_for_fit()
-            if not estimator.fit_intercept:
-                b0 = None
-            lr0 = float(
-                estimator.learning_rate_
-                if estimator.learning_rate == "auto"
-                else estimator.learning_rate
+    def validate(self, est: Any, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
+        Xd = _dask_rows(X, "X")
+        d = int(Xd.shape[1])
+        if reset:
+            est.n_features_in_ = d
+            if hasattr(est, "feature_names_in_"):
+                del est.feature_names_in_  # dask arrays carry no column names
+        elif d != est.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but {type(est).__name__} is expecting "
+                f"{est.n_features_in_} features as input"
             )
-        epoch = int(getattr(estimator, "_epochs_seen", 0))
-        opts.update(learning_rate=estimator._scheduled_lr(lr0, epoch), schedule="constant",
-                    tol=None, progress=False)  # fmt: skip
-        result = fit(
-            Xd, y_fit, w0, b0=b0, seed=estimator._seed, epochs=1, epoch_offset=epoch,
-            method="average", client=cl, local_epochs=local_epochs, **opts,
-        )  # fmt: skip
-    estimator.n_features_in_ = d
-    if first:
-        _forget_feature_names(estimator)
-    estimator._set_learned(
-        result.w, result.b, result.loss_history, n_iter=1, learning_rate=lr0,
-        n_steps=result.n_steps, append=not first,
-    )  # fmt: skip
-    estimator._epochs_seen = epoch + 1
-    return estimator
+        ya = y if isinstance(y, da.Array) else as_array(y, "y")
+        if ya.ndim not in (1, 2):
+            raise ValueError(f"y must have shape (n,) or (n, k), got {shape_str(ya.shape)}")
+        return Xd, ya
+
+    def labels(self, y: Any) -> np.ndarray[Any, Any]:
+        from sklearn.utils.multiclass import check_classification_targets
+
+        ya = y if isinstance(y, da.Array) else da.from_array(np.asarray(y))
+        if ya.ndim != 1:
+            raise ValueError(f"y must be 1-d (one label per row), got shape {shape_str(ya.shape)}")
+        seen = np.asarray(self._cl().compute(da.unique(ya)))  # only the distinct labels come back
+        check_classification_targets(seen)
+        return seen
+
+    def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]:
+        return np.asarray(self._cl().compute(da.bincount(y, minlength=k)))
+
+    def encode(self, y: Any, classes: np.ndarray[Any, Any]) -> Any:
+        unknown = np.setdiff1d(self.labels(y), classes)
+        if unknown.size:
+            raise ValueError(f"y contains labels not in classes_ {classes!r}: {unknown!r}")
+        ya = y if isinstance(y, da.Array) else da.from_array(np.asarray(y))
+        return da.map_blocks(_encode_block, ya, classes, dtype=np.int64)
+
+    def split(self, X: Any, y: Any, fraction: float, seed: int,
+              stratify: bool) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+        """``fraction`` of every block's rows held out (a seeded choice per block; not
+        stratified)."""
+        ya = _dask_like_rows(y, "y", X, self._cl().client)
+        assert ya is not None
+        X_tr, X_val = _split_rows(X, fraction, seed)
+        y_tr, y_val = _split_rows(ya, fraction, seed)
+        return X_tr, y_tr, X_val, y_val
+
+    def backend(self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *,
+                n_classes: int | None, sample_weight: Any, class_weight: Any,
+                validation: tuple[Any, Any] | None,
+                fit_params: dict[str, Any]) -> tuple[training.Backend, int, bool]:  # fmt: skip
+        cluster = self._cl()
+        if self.method == "gradient":
+            cfg = cfg.replace(batch_size=None)
+        data = _dask_data(X, y, loss, cluster, n_classes=n_classes, sample_weight=sample_weight,
+                          class_weight=class_weight, epsilon=cfg.epsilon)  # fmt: skip
+        val = _validation(validation, data, loss, cluster, cfg)
+        backend = DaskBackend(data, val, cluster, cfg, method=self.method,
+                              local_epochs=self.local_epochs)  # fmt: skip
+        return backend, data.layout.k, data.vector
+
+    def predict(self, est: Any, X: Any, method: str) -> Any:
+        """``est.<method>(X)`` block by block on the workers: a dask array, not computed."""
+        if method not in PREDICT_METHODS:
+            raise ValueError(f"method must be one of {list(PREDICT_METHODS)}, got {method!r}")
+        if not isinstance(X, da.Array):
+            raise TypeError(f"X must be a dask array, got {type(X).__name__}")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}")
+        Xd = X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
+        inner = "_" + method
+        # one made-up row, predicted here, tells the output's shape and dtype
+        probe = np.asarray(getattr(est, inner)(np.zeros((1, Xd.shape[1]), Xd.dtype)))
+        meta = np.empty((0, *probe.shape[1:]), probe.dtype)
+        shape: dict[str, Any] = (
+            {"drop_axis": 1, "chunks": (Xd.chunks[0],)}
+            if probe.ndim == 1
+            else {"chunks": (Xd.chunks[0], probe.shape[1:])}
+        )
+        out: da.Array = da.map_blocks(
+            _call_method, Xd, est, inner, dtype=probe.dtype, meta=meta, **shape
+        )
+        return out
 
 
-def _call_method(block: Any, estimator: Any, method: str) -> Any:
-    return getattr(estimator, method)(block)
-
-
-def predict_estimator(estimator: Any, X: Any, method: str = "predict") -> da.Array:
-    """``estimator.<method>(X)`` block by block on the workers: a dask array, not computed.
-
-    Each block is predicted by the fitted estimator's in-memory method, so the
-    result has the rows of X (its row chunks) and the columns the method gives.
-
-    Parameters
-    ----------
-    estimator : a fitted fastsgd.SGDRegressor or fastsgd.SGDClassifier
-    X : dask array (n, n_features) chunked along rows
-    method : "predict", "predict_proba", "decision_function" or "predict_log_proba"
-
-    Returns
-    -------
-    dask.array.Array with X's row chunks
-
-    Examples
-    --------
-    >>> import dask.array as da, numpy as np, fastsgd
-    >>> clf = fastsgd.SGDClassifier(random_state=0).fit(np.eye(3), ["a", "b", "c"])
-    >>> X = da.from_array(np.eye(3).repeat(2, axis=0), chunks=2)
-    >>> p = predict_estimator(clf, X, method="predict_proba")   # clf.predict_proba(X) does this
-    >>> p.shape, p.chunks, p.sum(axis=1).compute().round(6).tolist()   # no client: dask's own
-    ((6, 3), ((2, 2, 2), (3,)), [1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
-    """
-    if method not in PREDICT_METHODS:
-        raise ValueError(f"method must be one of {list(PREDICT_METHODS)}, got {method!r}")
-    if not isinstance(X, da.Array):
-        raise TypeError(f"X must be a dask array, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-d (n_samples, n_features), got shape {X.shape}")
-    Xd = X.rechunk({1: -1}) if X.numblocks[1] > 1 else X
-    # one made-up row, predicted here, tells the output's shape and dtype
-    probe = np.asarray(getattr(estimator, method)(np.zeros((1, Xd.shape[1]), Xd.dtype)))
-    meta = np.empty((0, *probe.shape[1:]), probe.dtype)
-    shape: dict[str, Any] = (
-        {"drop_axis": 1, "chunks": (Xd.chunks[0],)}
-        if probe.ndim == 1
-        else {"chunks": (Xd.chunks[0], probe.shape[1:])}
-    )
-    out: da.Array = da.map_blocks(
-        _call_method, Xd, estimator, method, dtype=probe.dtype, meta=meta, **shape
-    )
-    return out
+ADAPTER = DaskAdapter()

@@ -1,12 +1,21 @@
-"""scikit-learn estimators on top of :func:`fastsgd.fit`: ``SGDRegressor`` and ``SGDClassifier``.
+"""scikit-learn estimators on top of fastsgd's trainer: ``SGDRegressor`` and ``SGDClassifier``.
 
 They follow scikit-learn's estimator contract (``__init__`` stores the
 parameters, ``fit`` validates and returns ``self``, learned attributes end in
 ``_``), so they work in ``Pipeline``, ``GridSearchCV``, ``clone`` and pickling,
-and they pass scikit-learn's own estimator checks. The training itself is
-``fastsgd.fit``: the mini-batch loop runs in C++, the intercept is learned
-inside the kernel (X is never copied to add a column of ones), and float32 input
-stays float32.
+and they pass scikit-learn's own estimator checks. The training itself is the
+driver of :func:`fastsgd.fit` on a :class:`fastsgd.FitConfig` built from the
+parameters: the mini-batch loop runs in C++, the intercept is learned inside the
+kernel (X is never copied to add a column of ones), and float32 input stays
+float32.
+
+A fit is transactional: if it raises (bad input, a diverging rate, Ctrl-C), the
+estimator keeps exactly the state it had before the call.
+
+Where the data lives is a separate concern: in-memory arrays here, dask arrays in
+:mod:`fastsgd.dask`, which gives the estimators the same interface to its data
+(validation, labels, the validation split, the backend that runs epochs and
+predictions) and uses the estimators' own fit logic.
 
 This module needs scikit-learn (``pip install 'fastsgd[sklearn]'``); the rest of
 fastsgd does not.
@@ -32,9 +41,11 @@ would be stable.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import numbers
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -42,6 +53,7 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -51,13 +63,66 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from fastsgd import training
-from fastsgd._validation import FloatArray, check_int, check_positive
-from fastsgd.kernels import dot
-from fastsgd.training import FitResult
+from fastsgd._data import Dataset
+from fastsgd._ext import _core
+from fastsgd._registry import LOSSES, Loss
+from fastsgd._validation import FloatArray
+from fastsgd.config import FitConfig
+from fastsgd.kernels import dot, log_softmax
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+# --- transactions ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def transaction(estimator: Any) -> Iterator[None]:
+    """Runs a fit; on any exception (KeyboardInterrupt included) the estimator gets back
+    exactly the attributes it had before, then the exception goes on."""
+    before = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(before)
+        raise
+
+
+# --- where the data lives ---------------------------------------------------------------------
+
+
+class DataAdapter(Protocol):
+    """What the estimators need of a kind of data (in-memory arrays, dask arrays).
+
+    A fit opens ``session(fit_params)`` and uses the adapter it yields throughout."""
+
+    fit_params: tuple[str, ...]  # the extra keyword arguments its fit and partial_fit take
+
+    def session(self, fit_params: dict[str, Any]) -> contextlib.AbstractContextManager[Any]: ...
+
+    def validate(self, est: Any, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]: ...
+
+    def labels(self, y: Any) -> np.ndarray[Any, Any]: ...
+
+    def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]: ...
+
+    def encode(self, y: Any, classes: np.ndarray[Any, Any]) -> Any: ...
+
+    def split(
+        self, X: Any, y: Any, fraction: float, seed: int, stratify: bool
+    ) -> tuple[Any, Any, Any, Any]: ...
+
+    def backend(
+        self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *, n_classes: int | None,
+        sample_weight: Any, class_weight: Any, validation: tuple[Any, Any] | None,
+        fit_params: dict[str, Any],
+    ) -> tuple[training.Backend, int, bool]: ...  # fmt: skip
+
+    def predict(self, est: Any, X: Any, method: str) -> Any: ...
 
 
 def _is_dask_collection(x: Any) -> bool:
@@ -66,7 +131,7 @@ def _is_dask_collection(x: Any) -> bool:
     return (
         module == "dask"
         or module.startswith(("dask.", "dask_expr"))
-        or (hasattr(type(x), "__dask_graph__"))
+        or hasattr(type(x), "__dask_graph__")
     )
 
 
@@ -89,32 +154,152 @@ def _native_view(X: Any) -> Any:
     return X
 
 
-def _no_fit_params(method: str, fit_params: dict[str, Any]) -> None:
-    if fit_params:
-        raise TypeError(
-            f"{method}() got unexpected keyword arguments {sorted(fit_params)}: they are only "
-            "used with dask arrays (fastsgd.dask)"
+class InMemory:
+    """In-memory arrays (NumPy, lists, pandas), validated by scikit-learn's validate_data."""
+
+    fit_params: tuple[str, ...] = ()
+
+    def session(self, fit_params: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext(self)
+
+    def validate(self, est: Any, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
+        _reject_dates(X)
+        X, y = validate_data(
+            est, X, y, dtype=_FLOAT_DTYPES, multi_output=est._multi_output_y(),
+            y_numeric=est._y_numeric(), reset=reset,
+        )  # fmt: skip
+        return _native_view(X), y
+
+    def labels(self, y: Any) -> np.ndarray[Any, Any]:
+        check_classification_targets(y)
+        return np.unique(y)
+
+    def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]:
+        return np.bincount(y, minlength=k)
+
+    def encode(self, y: Any, classes: np.ndarray[Any, Any]) -> Any:
+        idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+        unknown = classes[idx] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels not in classes_ {classes!r}: "
+                f"{np.unique(np.asarray(y)[unknown])!r}"
+            )
+        return idx.astype(np.int64)
+
+    def split(
+        self, X: Any, y: Any, fraction: float, seed: int, stratify: bool
+    ) -> tuple[Any, Any, Any, Any]:
+        strat = None
+        if stratify:
+            counts = np.bincount(y)
+            strat = y if counts[counts > 0].min() >= 2 else None
+        try:
+            X_tr, X_val, y_tr, y_val = train_test_split(
+                X, y, test_size=fraction, random_state=np.random.RandomState(seed), stratify=strat
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping=True could not split off validation_fraction={fraction} of "
+                f"{len(y)} samples: {exc}"
+            ) from None
+        return X_tr, y_tr, X_val, y_val
+
+    def backend(
+        self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *, n_classes: int | None,
+        sample_weight: Any, class_weight: Any, validation: tuple[Any, Any] | None,
+        fit_params: dict[str, Any],
+    ) -> tuple[training.Backend, int, bool]:  # fmt: skip
+        data = Dataset.build(
+            X, y, loss, n_classes=n_classes, sample_weight=sample_weight,
+            class_weight=class_weight, check_input=False,
+        )  # fmt: skip
+        val = None
+        if validation is not None:
+            val = data.like(validation[0], validation[1], name_X="X_val", name_y="y_val")
+        return training.CoreBackend(data, val, cfg.n_threads or 0), data.k, data.vector
+
+    def predict(self, est: Any, X: Any, method: str) -> Any:
+        return getattr(est, "_" + method)(X)
+
+
+IN_MEMORY = InMemory()
+
+
+def _adapter(*arrays: Any) -> DataAdapter:
+    if any(_is_dask_collection(a) for a in arrays):
+        from fastsgd import dask as fdask
+
+        adapter: DataAdapter = fdask.ADAPTER
+        return adapter
+    return IN_MEMORY
+
+
+def _fit_params(adapter: DataAdapter, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(adapter.fit_params))
+    if unknown:
+        where = (
+            "only used with dask arrays (fastsgd.dask)"
+            if not adapter.fit_params
+            else (f"not among {', '.join(adapter.fit_params)}")
         )
+        raise TypeError(f"{method}() got unexpected keyword arguments {unknown}: they are {where}")
+    return params
 
 
-def _fastsgd_dask() -> Any:
-    from fastsgd import dask as fdask
+def class_weight_array(
+    class_weight: Any, classes: np.ndarray[Any, Any], adapter: DataAdapter, y: Any, *,
+    partial: bool,
+) -> FloatArray | None:  # fmt: skip
+    """One weight per class from a dict {label: weight} or "balanced" (None: no weights).
 
-    return fdask
+    "balanced" gives ``n_samples / (n_classes · count(class))`` from the encoded labels y;
+    partial_fit refuses it (the counts of one chunk are not the data's).
+    """
+    if class_weight is None:
+        return None
+    k = len(classes)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}"
+            )
+        if partial:
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: pass a dict, for "
+                "example from sklearn.utils.class_weight.compute_class_weight on a sample of y"
+            )
+        counts = np.asarray(adapter.bincount(y, k), dtype=np.float64)
+        if (counts == 0).any():
+            raise ValueError("class_weight='balanced' needs every class in y")
+        out: FloatArray = counts.sum() / (k * counts)
+        return out
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
+    unknown = [c for c in class_weight if c not in set(classes.tolist())]
+    if unknown:
+        raise ValueError(f"class_weight has labels that are not classes: {unknown!r}")
+    return np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
 
 
-def _log_softmax(Z: FloatArray) -> FloatArray:
-    """Row-wise log softmax, stable: the row maximum is subtracted before exp, so scores
-    of ±1e4 neither overflow nor lose the winning class."""
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    out: FloatArray = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return out
+def _signature_with(init: Any, **extra: Any) -> inspect.Signature:
+    """__init__'s signature with keyword-only parameters added (scikit-learn reads the
+    parameters of an estimator from it)."""
+    sig = inspect.signature(init)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in extra.items()
+    ]
+    return sig.replace(parameters=params)
+
+
+# --- the estimators ---------------------------------------------------------------------------
 
 
 class _BaseSGD(BaseEstimator):  # type: ignore[misc]
-    """Parameters, validation and the fit / partial_fit loop shared by both estimators."""
+    """Parameters, the fit configuration and the fit / partial_fit loop of both estimators."""
 
-    _loss_for_fit: str = "mse"
     # learned attributes (set by fit / partial_fit, never in __init__)
     coef_: FloatArray
     intercept_: Any
@@ -127,6 +312,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
     def __init__(
         self,
         *,
+        loss: str = "auto",
         learning_rate: float | str = "auto",
         batch_size: int | None = 32,
         epochs: int = 20,
@@ -134,9 +320,15 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         power_t: float = 0.25,
         step_size: int = 10,
         gamma: float = 0.1,
+        update: str = "sgd",
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        penalty: str | None = None,
+        alpha: float = 0.0001,
+        l1_ratio: float = 0.15,
+        epsilon: float | None = None,
+        average: bool | int = False,
         fit_intercept: bool = True,
         shuffle: bool | str = True,
         tol: float | None = None,
@@ -148,6 +340,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         verbose: int | bool = 0,
         warm_start: bool = False,
     ) -> None:
+        self.loss = loss
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.epochs = epochs
@@ -155,9 +348,15 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         self.power_t = power_t
         self.step_size = step_size
         self.gamma = gamma
+        self.update = update
         self.momentum = momentum
         self.nesterov = nesterov
         self.weight_decay = weight_decay
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.epsilon = epsilon
+        self.average = average
         self.fit_intercept = fit_intercept
         self.shuffle = shuffle
         self.tol = tol
@@ -169,278 +368,231 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         self.verbose = verbose
         self.warm_start = warm_start
 
-    # --- hooks for the two subclasses ----------------------------------------------------
+    # --- hooks of the two subclasses ---------------------------------------------------------
 
-    def _validate_targets(self, y: Any, *, first: bool, classes: Any = None) -> Any:
+    def _loss_entry(self, n_classes: int | None) -> Loss:
         raise NotImplementedError
 
-    def _fit_loss(self) -> str:
-        return self._loss_for_fit
-
-    def _n_outputs_for_lr(self) -> int:
-        return 1
-
-    def _params_from_fit(self, w: FloatArray, b: Any) -> None:
+    def _multi_output_y(self) -> bool:
         raise NotImplementedError
 
-    def _params_for_fit(self) -> tuple[FloatArray, Any]:
+    def _y_numeric(self) -> bool:
         raise NotImplementedError
 
-    def _stratify(self, y: Any) -> Any:
-        return None
+    def _targets(self, adapter: DataAdapter, y: Any, *, first: bool, classes: Any) -> Any:
+        raise NotImplementedError
 
-    def _fit_extra(self) -> dict[str, Any]:
-        return {}
+    def _learned_params(self, model: _core.Model, vector: bool) -> dict[str, Any]:
+        raise NotImplementedError
 
-    # --- shared ----------------------------------------------------------------------
+    def _model_from_attributes(self) -> tuple[Any, Any]:
+        raise NotImplementedError
 
-    def _fit_options(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`fastsgd.fit` that follow from the parameters.
+    # --- the configuration ---------------------------------------------------------------
 
-        ``learning_rate`` is the parameter as given ("auto" or a float); the data,
-        ``w0``/``b0``, ``seed``, ``epochs``, ``validation_data`` and ``epoch_offset`` are
-        left to the caller.
-        """
+    def _config(self, loss: Loss, **overrides: Any) -> FitConfig:
+        """The FitConfig of these parameters (each checked against its constraint)."""
         verbose: Any = self.verbose
-        if not isinstance(verbose, numbers.Integral):
-            raise TypeError(f"verbose must be an int or a bool, got {self.verbose!r}")
-        return {
-            "loss": self._fit_loss(),
+        if not isinstance(verbose, numbers.Integral):  # bools are integers
+            raise TypeError(f"verbose must be an int or a bool, got {verbose!r}")
+        penalty = self.penalty
+        alpha = self.alpha
+        wd = self.weight_decay
+        if wd:
+            if penalty not in (None, "none", "l2"):
+                raise ValueError(
+                    "weight_decay is the L2 penalty: use penalty='l2' with alpha, or weight_decay "
+                    f"alone, not both with penalty={penalty!r}"
+                )
+            penalty, alpha = "l2", wd
+        options: dict[str, Any] = {
+            "loss": loss.name,
+            "epsilon": self.epsilon,
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
-            "shuffle": self.shuffle if self.shuffle == "blocks" else bool(self.shuffle),
-            "momentum": self.momentum,
-            "nesterov": bool(self.nesterov),
-            "weight_decay": self.weight_decay,
+            "epochs": self.epochs,
             "schedule": self.schedule,
             "power_t": self.power_t,
             "step_size": self.step_size,
             "gamma": self.gamma,
-            "fit_intercept": bool(self.fit_intercept),
+            "update": self.update,
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+            "penalty": penalty,
+            "alpha": alpha,
+            "l1_ratio": self.l1_ratio,
+            "average": self.average,
+            "fit_intercept": self.fit_intercept,
+            "shuffle": self.shuffle,
             "tol": self.tol,
             "n_iter_no_change": self.n_iter_no_change,
+            "early_stopping": self.early_stopping,
             "progress": bool(self.verbose),
             "n_threads": self.n_threads,
-            **self._fit_extra(),
         }
-
-    def _set_learned(
-        self,
-        w: FloatArray,
-        b: Any,
-        loss_history: Any,
-        *,
-        n_iter: int,
-        learning_rate: float,
-        n_steps: int,
-        val_loss_history: Any = None,
-        append: bool = False,
-    ) -> None:
-        """Set the learned attributes from fitted parameters and a loss history.
-
-        ``w`` and ``b`` are in :func:`fastsgd.fit`'s layout for this estimator's loss
-        (``w`` (d,) or (d, k), ``b`` a float, an array (k,), or None without an
-        intercept). With ``append=False`` (a fit) ``loss_history`` replaces
-        ``loss_history_`` and ``n_iter``/``n_steps`` replace ``n_iter_``/``t_``; with
-        ``append=True`` (a partial_fit) the values after the start are appended and the
-        counts added. ``n_features_in_`` (and ``classes_``) are set by the caller.
-        """
-        self._params_from_fit(np.asarray(w, dtype=np.float64), b)
-        history = np.asarray(loss_history, dtype=np.float64).ravel()
-        if append and hasattr(self, "loss_history_"):
-            self.loss_history_ = np.concatenate([self.loss_history_, history[1:]])
-            self.n_iter_ = int(self.n_iter_) + int(n_iter)
-            self.t_ = int(self.t_) + int(n_steps)
-        else:
-            self.loss_history_ = history
-            self.n_iter_ = int(n_iter)
-            self.t_ = int(n_steps)
-        self.validation_loss_history_ = (
-            None if val_loss_history is None else np.asarray(val_loss_history, dtype=np.float64)
-        )
-        self.learning_rate_ = float(learning_rate)
-
-    def _set_learned_from_result(
-        self, result: FitResult, *, append: bool = False, epoch_offset: int = 0
-    ) -> None:
-        self._set_learned(
-            result.w,
-            result.b,
-            result.loss_history,
-            n_iter=result.n_epochs,
-            learning_rate=result.learning_rate,
-            n_steps=result.n_steps,
-            val_loss_history=result.val_loss_history,
-            append=append,
-        )
-        self._epochs_seen = epoch_offset + result.n_epochs
-
-    def _check_own_params(self) -> None:
-        if isinstance(self.learning_rate, str):
-            if self.learning_rate != "auto":
-                raise ValueError(
-                    f"learning_rate must be a number > 0 or 'auto', got {self.learning_rate!r}"
-                )
-        else:
-            check_positive(self.learning_rate, "learning_rate")
-        check_int(self.epochs, "epochs", minimum=0)
+        options.update(overrides)
+        cfg = FitConfig.from_options(options)
         if self.early_stopping:
-            v = check_positive(self.validation_fraction, "validation_fraction")
-            if not v < 1:
-                raise ValueError(f"validation_fraction must be in (0, 1), got {v}")
+            from fastsgd._params import Interval, check
 
-    def _warm_params(self, d: int) -> tuple[Any, Any]:
+            check("validation_fraction", self.validation_fraction,
+                  [Interval(numbers.Real, 0, 1, closed="neither")])  # fmt: skip
+        return cfg
+
+    # --- fit and partial_fit -----------------------------------------------------------------
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, fit_params: dict[str, Any]) -> Any:
+        fit_params = _fit_params(_adapter(X, y), "fit", fit_params)
+        with transaction(self), _adapter(X, y).session(fit_params) as adapter:
+            self._check_loss_param()
+            X, y = adapter.validate(self, X, y, reset=True)
+            y_fit, n_classes = self._targets(adapter, y, first=True, classes=None)
+            loss = self._loss_entry(n_classes)
+            cfg = self._config(loss)
+            rng = check_random_state(self.random_state)
+            validation = None
+            if self.early_stopping:
+                split_seed = int(rng.randint(_MAX_SEED))
+                X, y_fit, X_val, y_val = adapter.split(
+                    X, y_fit, float(self.validation_fraction), split_seed,
+                    stratify=loss.target != "real",
+                )  # fmt: skip
+                validation = (X_val, y_val)
+            seed = int(rng.randint(_MAX_SEED))
+            backend, k, vector = adapter.backend(
+                self, X, y_fit, loss, cfg, n_classes=n_classes, sample_weight=sample_weight,
+                class_weight=self._class_weight_array(adapter, y_fit, partial=False), validation=validation,
+                fit_params=fit_params,
+            )  # fmt: skip
+            w0, b0 = self._warm_params(backend.d, k, vector)
+            continuing = w0 is not None
+            offset = int(getattr(self, "_epochs_seen", 0)) if continuing else 0
+            shape = (backend.d,) if vector else (backend.d, k)
+            model = training.new_model(backend.d, k, shape, cfg.fit_intercept, w0, b0)
+            cfg = cfg.replace(seed=seed, epoch_offset=offset)
+            result = training.run(
+                cfg, backend, model, loss, k=k, vector=vector,
+                has_validation=validation is not None,
+            )  # fmt: skip
+            self._seed = seed
+            self._store(result, vector, epoch_offset=offset)
+        return self
+
+    def _partial_fit(
+        self, X: Any, y: Any, classes: Any, sample_weight: Any, fit_params: dict[str, Any]
+    ) -> Any:
+        fit_params = _fit_params(_adapter(X, y), "partial_fit", fit_params)
+        with transaction(self), _adapter(X, y).session(fit_params) as adapter:
+            first = not hasattr(self, "coef_")
+            self._check_loss_param()
+            X, y = adapter.validate(self, X, y, reset=first)
+            y_fit, n_classes = self._targets(adapter, y, first=first, classes=classes)
+            loss = self._loss_entry(n_classes)
+            cfg = self._config(loss)
+            if first or getattr(self, "_seed", None) is None:
+                self._seed = int(check_random_state(self.random_state).randint(_MAX_SEED))
+            backend, k, vector = adapter.backend(
+                self, X, y_fit, loss, cfg, n_classes=n_classes, sample_weight=sample_weight,
+                class_weight=self._class_weight_array(adapter, y_fit, partial=True), validation=None,
+                fit_params=fit_params,
+            )  # fmt: skip
+            if first:
+                self._epochs_seen = 0
+                model = training.new_model(
+                    backend.d, k, (backend.d,) if vector else (backend.d, k), cfg.fit_intercept,
+                    None, None,
+                )  # fmt: skip
+                lr0 = training.initial_rate(cfg, backend, loss, k)
+            else:
+                model = self._model.copy()
+                if model.d != backend.d or model.k != k:
+                    raise ValueError(
+                        f"X has {backend.d} features and {k} outputs, but the model was fitted "
+                        f"with {model.d} and {model.k}"
+                    )
+                lr0 = float(self.learning_rate_)
+            epoch = int(self._epochs_seen)
+            lr = self._scheduled_rate(cfg, lr0, epoch)
+            cfg = cfg.replace(
+                learning_rate=lr, schedule="constant" if cfg.schedule_unit == "epoch" else cfg.schedule,
+                epochs=1, epoch_offset=epoch, tol=None, progress=False, early_stopping=False,
+                seed=self._seed,
+            )  # fmt: skip
+            result = training.run(
+                cfg, backend, model, loss, k=k, vector=vector, has_validation=False, lr0=lr
+            )
+            result.learning_rate = lr0
+            self._store(result, vector, epoch_offset=epoch, append=not first)
+        return self
+
+    def _scheduled_rate(self, cfg: FitConfig, lr0: float, epoch: int) -> float:
+        """The schedule's rate for a global epoch number (partial_fit: one epoch a call)."""
+        if cfg.schedule in ("adaptive", "constant") or cfg.schedule_unit == "step":
+            return lr0  # adaptive needs the loss of whole epochs; constant here
+        if cfg.schedule == "cosine":  # one half-cosine over `epochs`, then its last value
+            epoch = min(epoch, max(cfg.epochs, 1) - 1)
+        rate = training._per_epoch_rates(cfg.replace(learning_rate=lr0), lr0)(epoch, lr0)
+        return rate
+
+    def _check_loss_param(self) -> None:
+        """Hook: the loss parameter is checked against the estimator's own choices."""
+
+    def _class_weight_array(self, adapter: DataAdapter, y: Any, *, partial: bool) -> Any:
+        return None
+
+    def _warm_params(self, d: int, k: int, vector: bool) -> tuple[Any, Any]:
         if not (self.warm_start and hasattr(self, "coef_")):
             return None, None
-        w0, b0 = self._params_for_fit()
-        want = self._w_shape(d)
-        if w0.shape != want:
+        w0, b0 = self._model_from_attributes()
+        want = (d,) if vector else (d, k)
+        if np.shape(w0) != want:
             raise ValueError(
-                f"warm_start=True but the fitted coef_ (weights of shape {w0.shape}) does not "
+                f"warm_start=True but the fitted coef_ (weights of shape {np.shape(w0)}) does not "
                 f"match this data (weights of shape {want}); refit with warm_start=False"
             )
         return w0, (b0 if self.fit_intercept else None)
 
-    def _w_shape(self, d: int) -> tuple[int, ...]:
-        raise NotImplementedError
-
-    def _fit(self, X: Any, y: Any) -> Any:
-        self._check_own_params()
-        _reject_dates(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=_FLOAT_DTYPES,
-            multi_output=self._multi_output_y(),
-            y_numeric=self._y_numeric(),
-        )
-        X = _native_view(X)
-        y_fit = self._validate_targets(y, first=True)
-        rng = check_random_state(self.random_state)
-        validation = None
-        if self.early_stopping:
-            strat = self._stratify(y_fit)
-            try:
-                X, X_val, y_fit, y_val = train_test_split(
-                    X, y_fit, test_size=self.validation_fraction, random_state=rng, stratify=strat
-                )
-            except ValueError as exc:
-                raise ValueError(
-                    f"early_stopping=True could not split off validation_fraction="
-                    f"{self.validation_fraction} of {len(y_fit)} samples: {exc}"
-                ) from None
-            validation = (X_val, y_val)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        w0, b0 = self._warm_params(X.shape[1])
-        continuing = w0 is not None
-        offset = getattr(self, "_epochs_seen", 0) if continuing else 0
-        result = training.fit(
-            X,
-            y_fit,
-            w0,
-            b0=b0,
-            seed=seed,
-            epochs=self.epochs,
-            validation_data=validation,
-            early_stopping=bool(self.early_stopping),
-            epoch_offset=offset,
-            **self._fit_options(),
-        )
-        self._seed = seed
-        self._set_learned_from_result(result, epoch_offset=offset)
-        return self
-
-    def _partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
-        first = not hasattr(self, "coef_")
-        self._check_own_params()
-        _reject_dates(X)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=_FLOAT_DTYPES,
-            multi_output=self._multi_output_y(),
-            y_numeric=self._y_numeric(),
-            reset=first,
-        )
-        X = _native_view(X)
-        y_fit = self._validate_targets(y, first=first, classes=classes)
-        opts = self._fit_options()
-        if first or getattr(self, "_seed", None) is None:
-            self._seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        if first:
-            self._epochs_seen = 0
-            w0, b0 = None, None
-            if opts["learning_rate"] == "auto":
-                lr0 = training.auto_learning_rate(
-                    X,
-                    opts["loss"],
-                    batch_size=opts["batch_size"],
-                    fit_intercept=opts["fit_intercept"],
-                    n_outputs=self._n_outputs_for_lr(),
-                )
-            else:
-                lr0 = float(opts["learning_rate"])
+    def _store(
+        self, result: training.FitResult, vector: bool, *, epoch_offset: int, append: bool = False
+    ) -> None:
+        """Set the learned attributes from a fit's (or partial_fit's) result."""
+        model = result.model
+        for name, value in self._learned_params(model, vector).items():
+            setattr(self, name, value)
+        history = np.asarray(result.loss_history, dtype=np.float64)
+        if append and hasattr(self, "loss_history_"):
+            self.loss_history_ = np.concatenate([self.loss_history_, history[1:]])
+            self.n_iter_ = int(self.n_iter_) + result.n_epochs
+            self.t_ = int(self.t_) + result.n_steps
         else:
-            w0, b0 = self._params_for_fit()
-            if not self.fit_intercept:
-                b0 = None
-            lr0 = (
-                float(self.learning_rate_)
-                if self.learning_rate == "auto"
-                else float(self.learning_rate)
-            )
-        epoch = int(getattr(self, "_epochs_seen", 0))
-        opts["learning_rate"] = self._scheduled_lr(lr0, epoch)
-        opts["schedule"] = "constant"
-        opts["tol"] = None
-        opts["progress"] = False
-        result = training.fit(
-            X, y_fit, w0, b0=b0, seed=self._seed, epochs=1, epoch_offset=epoch, **opts
+            self.loss_history_ = history
+            self.n_iter_ = result.n_epochs
+            self.t_ = result.n_steps
+        self.validation_loss_history_ = (
+            None if result.val_loss_history is None else np.asarray(result.val_loss_history)
         )
-        self._set_learned(
-            result.w,
-            result.b,
-            result.loss_history,
-            n_iter=1,
-            learning_rate=lr0,
-            n_steps=result.n_steps,
-            append=not first,
-        )
-        self._epochs_seen = epoch + 1
-        return self
+        self.learning_rate_ = float(result.learning_rate)
+        self._model = model
+        self._vector = vector
+        self._epochs_seen = epoch_offset + result.n_epochs
 
-    def _scheduled_lr(self, lr0: float, epoch: int) -> float:
-        """The schedule's rate for a global epoch number (partial_fit: one epoch a call)."""
-        schedule = self.schedule
-        if schedule == "adaptive":  # needs the loss of whole epochs; constant here
-            return lr0
-        f = training._lr_schedule(
-            schedule, lr0, check_int(self.epochs, "epochs", minimum=0), self.power_t,
-            self.step_size, self.gamma,
-        )  # fmt: skip
-        if schedule == "cosine":  # one half-cosine over `epochs`, then its last value
-            epoch = min(epoch, max(self.epochs, 1) - 1)
-        lr = f(epoch, lr0)
-        return check_positive(lr, "learning rate of the schedule")
+    def _coef_of(self, model: _core.Model) -> tuple[FloatArray, FloatArray]:
+        """The weights (k, d) and intercept (k,) to report: the average when averaging."""
+        W, b = training.reported(model)
+        return W, (np.zeros(model.k) if b is None else b)
 
-    def _multi_output_y(self) -> bool:
-        return False
-
-    def _y_numeric(self) -> bool:
-        return False
+    # --- predictions -----------------------------------------------------------------------
 
     def _scores(self, X: Any) -> FloatArray:
         check_is_fitted(self)
         _reject_dates(X)
         X = _native_view(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
         coef = self.coef_
-        return dot(X, coef.T, self.intercept_)
+        return dot(X, np.asarray(coef).T, self.intercept_)
 
 
 class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
-    """Linear regression trained with mini-batch SGD on the mean squared error.
+    """Linear regression trained with mini-batch SGD (the mean squared error by default).
 
     The model is ``X @ coef_.T + intercept_``; training is :func:`fastsgd.fit` with
     ``loss="mse"`` (the whole mini-batch loop in C++). ``y`` may be (n,) or
@@ -448,6 +600,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
 
     Parameters
     ----------
+    loss : "auto" (the mean squared error, "mse") or a regression loss of the losses'
+        table ("squared_error", ...), with its parameter ``epsilon``.
     learning_rate : "auto" or float > 0, default "auto"
         "auto" picks a stable rate from the data (see the module docstring and
         :func:`fastsgd.auto_learning_rate`); the value used is ``learning_rate_``.
@@ -458,8 +612,14 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     schedule : {"constant", "invscaling", "step", "cosine", "adaptive"} or callable
         How the rate changes per epoch (formulas in :func:`fastsgd.fit`), with
         ``power_t`` (invscaling), ``step_size`` and ``gamma`` (step).
+    update : "sgd", "adagrad" or "adam": the update rule.
     momentum, nesterov, weight_decay : float, bool, float
-        ``torch.optim.SGD``'s update; weight decay is not applied to the intercept.
+        ``torch.optim.SGD``'s update; weight decay (the L2 penalty) is not applied to
+        the intercept.
+    penalty, alpha, l1_ratio : None, "l2", "l1" or "elasticnet", and its strength
+        (used only with a penalty; ``weight_decay`` is ``penalty="l2", alpha=weight_decay``).
+    average : bool or int: return the average of the weights over the steps (from step
+        ``average`` on when an int).
     fit_intercept : bool, default True
         Learn ``intercept_`` (inside the kernel; X is not copied).
     shuffle : bool or "blocks", default True
@@ -484,7 +644,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     Attributes
     ----------
     coef_ : ndarray (n_features,) or (n_outputs, n_features)
-    intercept_ : float or ndarray (n_outputs,) — 0 without ``fit_intercept``.
+    intercept_ : ndarray (1,) or (n_outputs,) — zeros without ``fit_intercept``.
     loss_history_ : ndarray — the training loss before the first epoch and after each
         one (``partial_fit`` appends the loss on its data after its epoch).
     validation_loss_history_ : ndarray or None — with early stopping.
@@ -496,7 +656,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     Notes
     -----
     ``partial_fit`` runs one epoch over the given rows, continuing the epoch counter
-    of the shuffle and of the schedule. Momentum buffers are not kept between calls.
+    of the shuffle and of the schedule, and the update rule's state (momentum).
 
     Examples
     --------
@@ -506,51 +666,49 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     >>> X = rng.standard_normal((500, 3))
     >>> y = X @ [1.0, -2.0, 0.5] + 3.0
     >>> reg = SGDRegressor(random_state=0).fit(X, y)
-    >>> reg.coef_.round(2), round(reg.intercept_, 2)
-    (array([ 1. , -2. ,  0.5]), 3.0)
+    >>> reg.coef_.round(2), reg.intercept_.round(2)
+    (array([ 1. , -2. ,  0.5]), array([3.]))
     """
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> SGDRegressor:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> SGDRegressor:
         """Fit the model with ``epochs`` passes of mini-batch SGD.
 
         Parameters
         ----------
-        X : array_like (n, d), or a dask array (then ``fastsgd.dask.fit_estimator`` trains)
+        X : array_like (n, d), or a dask array (then fastsgd.dask's data backend trains)
         y : array_like (n,) or (n, k)
+        sample_weight : array_like (n,) or None — weights of the rows.
         **fit_params : only for dask arrays (``method``, ``client``, ``local_epochs``).
 
         Returns
         -------
         self
         """
-        if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
-        _no_fit_params("fit", fit_params)
-        return self._fit(X, y)  # type: ignore[no-any-return]
+        return self._fit(X, y, sample_weight, fit_params)  # type: ignore[no-any-return]
 
-    def partial_fit(self, X: Any, y: Any, **fit_params: Any) -> SGDRegressor:
+    def partial_fit(
+        self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any
+    ) -> SGDRegressor:
         """One epoch of mini-batch SGD over (X, y), continuing from the current state.
 
         Parameters
         ----------
         X : array_like (n, d)
         y : array_like (n,) or (n, k)
-        **fit_params : only for dask arrays (``client``, ``local_epochs``: see
-            ``fastsgd.dask.partial_fit_estimator``).
+        sample_weight : array_like (n,) or None
+        **fit_params : only for dask arrays (``client``, ``local_epochs``).
 
         Returns
         -------
         self
         """
-        if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().partial_fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
-        _no_fit_params("partial_fit", fit_params)
-        return self._partial_fit(X, y)  # type: ignore[no-any-return]
+        return self._partial_fit(X, y, None, sample_weight, fit_params)  # type: ignore[no-any-return]
 
     def predict(self, X: Any) -> Any:
         """``X @ coef_.T + intercept_``: (n,) or (n, n_outputs), in X's float dtype."""
-        if _is_dask_collection(X):
-            return _fastsgd_dask().predict_estimator(self, X, method="predict")
+        return _adapter(X).predict(self, X, "predict")
+
+    def _predict(self, X: Any) -> Any:
         return self._scores(X)
 
     def __sklearn_tags__(self) -> Any:
@@ -561,61 +719,73 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
 
     # --- hooks ---------------------------------------------------------------------
 
+    def _loss_entry(self, n_classes: int | None) -> Loss:
+        entry = LOSSES["mse" if self.loss == "auto" else self.loss]
+        if entry.target != "real":
+            raise ValueError(f"SGDRegressor needs a regression loss, got loss={self.loss!r}")
+        return entry
+
+    def _check_loss_param(self) -> None:
+        if self.loss != "auto":
+            self._loss_entry(None)
+
     def _multi_output_y(self) -> bool:
         return True
 
     def _y_numeric(self) -> bool:
         return True
 
-    def _validate_targets(self, y: Any, *, first: bool, classes: Any = None) -> Any:
-        y = np.asarray(y)
-        k = 1 if y.ndim == 1 else int(y.shape[1])
-        if first:
-            self._y_ndim = y.ndim
-            self._n_outputs = k
-        elif (y.ndim, k) != (self._y_ndim, self._n_outputs):
+    _y_ndim: int
+    _n_outputs: int
+
+    def _targets(self, adapter: DataAdapter, y: Any, *, first: bool, classes: Any) -> Any:
+        ndim = len(np.shape(y))
+        k = 1 if ndim == 1 else int(np.shape(y)[1])
+        if not first and (ndim, k) != (self._y_ndim, self._n_outputs):
             raise ValueError(
-                f"y has shape {y.shape} but the model was fitted with "
+                f"y has shape {np.shape(y)} but the model was fitted with "
                 f"{'1-d y' if self._y_ndim == 1 else f'{self._n_outputs} outputs'}"
             )
-        return y
+        if first:
+            self._y_ndim, self._n_outputs = ndim, k
+        return y, None
 
-    def _n_outputs_for_lr(self) -> int:
-        return int(self._n_outputs)
+    def _learned_params(self, model: _core.Model, vector: bool) -> dict[str, Any]:
+        W, b = self._coef_of(model)
+        if vector:
+            return {"coef_": W[0].copy(), "intercept_": b.copy()}
+        return {"coef_": W, "intercept_": b}
 
-    def _w_shape(self, d: int) -> tuple[int, ...]:
-        return (d,) if self._y_ndim == 1 else (d, int(self._n_outputs))
-
-    def _params_from_fit(self, w: FloatArray, b: Any) -> None:
-        if w.ndim == 1:
-            self.coef_ = w
-            self.intercept_ = 0.0 if b is None else float(b)
-        else:
-            self.coef_ = np.ascontiguousarray(w.T)
-            self.intercept_ = np.zeros(w.shape[1]) if b is None else np.asarray(b, float)
-        self._y_ndim = w.ndim
-        self._n_outputs = 1 if w.ndim == 1 else int(w.shape[1])
-
-    def _params_for_fit(self) -> tuple[FloatArray, Any]:
+    def _model_from_attributes(self) -> tuple[Any, Any]:
         coef = np.asarray(self.coef_, dtype=np.float64)
-        return (coef.copy() if coef.ndim == 1 else coef.T.copy()), np.copy(self.intercept_)
+        b = np.asarray(self.intercept_, dtype=np.float64)
+        if coef.ndim == 1:
+            return coef.copy(), b.reshape(-1)[0]
+        return coef.T.copy(), b.copy()
 
 
 class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
-    """Linear classifier trained with mini-batch SGD on the cross-entropy.
+    """Linear classifier trained with mini-batch SGD (the cross-entropy by default).
 
-    With three classes or more this is a true multinomial model: one score per
-    class, softmax probabilities, cross-entropy (``fastsgd.fit(loss="softmax")``),
-    not one-vs-rest. With two classes it is logistic regression
-    (``loss="logistic"``, one score: ``coef_`` has shape (1, n_features), as in
-    scikit-learn) — the same model as a 2-class softmax, with half the parameters.
-    Labels may be any values (strings included); ``classes_`` holds them sorted.
+    With three classes or more and ``loss="auto"`` this is a true multinomial model: one
+    score per class, softmax probabilities, cross-entropy (``fastsgd.fit(loss="softmax")``),
+    not one-vs-rest. With two classes it is logistic regression (``loss="logistic"``, one
+    score: ``coef_`` has shape (1, n_features), as in scikit-learn) — the same model as a
+    2-class softmax, with half the parameters. A binary loss of the losses' table
+    (``"logistic"``, ...) with more classes scores each class against the rest, all
+    classes in one pass over X. Labels may be any values (strings included); ``classes_``
+    holds them sorted.
 
     Parameters
     ----------
-    The same as :class:`SGDRegressor`. With ``early_stopping`` the validation split
-    is stratified by class when every class has at least two members, and the
-    validation loss is the cross-entropy.
+    The same as :class:`SGDRegressor`, and
+
+    class_weight : dict {label: weight}, "balanced" or None
+        Weights of the classes, multiplying each row's loss and gradient
+        ("balanced": ``n_samples / (n_classes · count(label))``).
+
+    With ``early_stopping`` the validation split is stratified by class when every class
+    has at least two members, and the validation loss is the cross-entropy.
 
     Attributes
     ----------
@@ -639,25 +809,29 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
     array([1., 1.])
     """
 
-    def fit(self, X: Any, y: Any, **fit_params: Any) -> SGDClassifier:
+    def __init__(self, *, class_weight: Any = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.class_weight = class_weight
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any) -> SGDClassifier:
         """Fit the model with ``epochs`` passes of mini-batch SGD.
 
         Parameters
         ----------
-        X : array_like (n, d), or a dask array (then ``fastsgd.dask.fit_estimator`` trains)
+        X : array_like (n, d), or a dask array (then fastsgd.dask's data backend trains)
         y : array_like (n,), any labels
+        sample_weight : array_like (n,) or None — weights of the rows.
         **fit_params : only for dask arrays (``method``, ``client``, ``local_epochs``).
 
         Returns
         -------
         self
         """
-        if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().fit_estimator(self, X, y, **fit_params)  # type: ignore[no-any-return]
-        _no_fit_params("fit", fit_params)
-        return self._fit(X, y)  # type: ignore[no-any-return]
+        return self._fit(X, y, sample_weight, fit_params)  # type: ignore[no-any-return]
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None, **fit_params: Any) -> SGDClassifier:
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None, **fit_params: Any
+    ) -> SGDClassifier:
         """One epoch of mini-batch SGD over (X, y), continuing from the current state.
 
         Parameters
@@ -666,73 +840,90 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         y : array_like (n,)
         classes : array_like, required on the first call: every label that will
             ever be seen (the chunks may each hold only some of them).
-        **fit_params : only for dask arrays (``client``, ``local_epochs``: see
-            ``fastsgd.dask.partial_fit_estimator``).
+        sample_weight : array_like (n,) or None
+        **fit_params : only for dask arrays (``client``, ``local_epochs``).
 
         Returns
         -------
         self
         """
-        if _is_dask_collection(X) or _is_dask_collection(y):
-            return _fastsgd_dask().partial_fit_estimator(  # type: ignore[no-any-return]
-                self, X, y, classes=classes, **fit_params
-            )
-        _no_fit_params("partial_fit", fit_params)
-        return self._partial_fit(X, y, classes=classes)  # type: ignore[no-any-return]
+        if not hasattr(self, "coef_") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        return self._partial_fit(X, y, classes, sample_weight, fit_params)  # type: ignore[no-any-return]
 
     def decision_function(self, X: Any) -> Any:
         """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (the score of
         ``classes_[1]``), (n, n_classes) otherwise."""
-        if _is_dask_collection(X):
-            return _fastsgd_dask().predict_estimator(self, X, method="decision_function")
-        S = self._scores(X)
-        return S[:, 0] if S.shape[1] == 1 else S
+        return _adapter(X).predict(self, X, "decision_function")
 
     def predict(self, X: Any) -> Any:
         """The class with the highest score (the argmax of ``predict_proba``)."""
-        if _is_dask_collection(X):
-            return _fastsgd_dask().predict_estimator(self, X, method="predict")
-        S = self.decision_function(X)
-        idx = (S > 0).astype(np.intp) if S.ndim == 1 else np.argmax(S, axis=1)
-        return self.classes_[idx]
+        return _adapter(X).predict(self, X, "predict")
 
+    def _has_proba(self) -> bool:
+        if self.loss != "auto" and LOSSES[self.loss].core not in ("logistic", "softmax"):
+            raise AttributeError(f"probability estimates are not available for loss={self.loss!r}")
+        return True
+
+    @available_if(_has_proba)  # type: ignore[untyped-decorator]
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (n, n_classes), rows summing to 1: the softmax of the
         scores (for two classes the sigmoid of the one score)."""
-        if _is_dask_collection(X):
-            return _fastsgd_dask().predict_estimator(self, X, method="predict_proba")
-        return np.exp(self._log_proba(X))
+        return _adapter(X).predict(self, X, "predict_proba")
 
+    @available_if(_has_proba)  # type: ignore[untyped-decorator]
     def predict_log_proba(self, X: Any) -> Any:
         """The logarithm of ``predict_proba``, computed stably."""
-        if _is_dask_collection(X):
-            return _fastsgd_dask().predict_estimator(self, X, method="predict_log_proba")
-        return self._log_proba(X)
+        return _adapter(X).predict(self, X, "predict_log_proba")
 
-    def _log_proba(self, X: Any) -> FloatArray:
-        S = self.decision_function(X)
+    def _decision_function(self, X: Any) -> Any:
+        S = self._scores(X)
+        return S[:, 0] if S.shape[1] == 1 else S
+
+    def _predict(self, X: Any) -> Any:
+        S = self._decision_function(X)
+        idx = (S > 0).astype(np.intp) if S.ndim == 1 else np.argmax(S, axis=1)
+        return self.classes_[idx]
+
+    def _predict_log_proba(self, X: Any) -> FloatArray:
+        S = self._decision_function(X)
         # two classes: scores (0, s) give log σ(−s), log σ(s)
-        return _log_softmax(np.column_stack([np.zeros_like(S), S]) if S.ndim == 1 else S)
+        out: FloatArray = log_softmax(np.column_stack([np.zeros_like(S), S]) if S.ndim == 1 else S)
+        return out
+
+    def _predict_proba(self, X: Any) -> FloatArray:
+        out: FloatArray = np.exp(self._predict_log_proba(X))
+        return out
 
     # --- hooks ---------------------------------------------------------------------
 
-    def _fit_loss(self) -> str:
-        return "logistic" if len(self.classes_) == 2 else "softmax"
+    def _loss_entry(self, n_classes: int | None) -> Loss:
+        if self.loss == "auto":
+            return LOSSES["logistic" if n_classes == 2 else "softmax"]
+        entry = LOSSES[self.loss]
+        if entry.target == "real":
+            raise ValueError(f"SGDClassifier needs a classification loss, got loss={self.loss!r}")
+        if entry.target == "class" and n_classes == 2:
+            return LOSSES["logistic"]  # two classes: one score
+        return entry
 
-    def _fit_extra(self) -> dict[str, Any]:
-        return {} if len(self.classes_) == 2 else {"n_classes": len(self.classes_)}
+    def _check_loss_param(self) -> None:
+        if self.loss != "auto":
+            entry = LOSSES[self.loss]
+            if entry.target == "real":
+                raise ValueError(
+                    f"SGDClassifier needs a classification loss, got loss={self.loss!r}"
+                )
 
-    def _w_shape(self, d: int) -> tuple[int, ...]:
-        return (d,) if len(self.classes_) == 2 else (d, len(self.classes_))
+    def _multi_output_y(self) -> bool:
+        return False
 
-    def _stratify(self, y: Any) -> Any:
-        counts = np.bincount(y, minlength=len(self.classes_))
-        return y if counts.min() >= 2 else None
+    def _y_numeric(self) -> bool:
+        return False
 
-    def _validate_targets(self, y: Any, *, first: bool, classes: Any = None) -> Any:
-        check_classification_targets(y)
+    def _targets(self, adapter: DataAdapter, y: Any, *, first: bool, classes: Any) -> Any:
         if first:
-            labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+            labels = adapter.labels(y) if classes is None else np.unique(np.asarray(classes))
             if len(labels) < 2:
                 raise ValueError(
                     f"y has 1 class ({labels[0]!r}): SGDClassifier needs at least 2 classes"
@@ -744,33 +935,29 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
                     f"{old!r} of the fitted model; refit with warm_start=False"
                 )
             self.classes_ = labels
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(
-                f"classes={np.unique(classes)!r} is not the same as classes_={self.classes_!r} "
-                f"from the first call to partial_fit"
-            )
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        unknown = self.classes_[idx] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels not in classes_ {self.classes_!r}: "
-                f"{np.unique(np.asarray(y)[unknown])!r}"
-            )
-        return idx.astype(np.int64)
+        else:
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={np.unique(classes)!r} is not the same as classes_="
+                    f"{self.classes_!r} from the first call to partial_fit"
+                )
+            adapter.labels(y)  # the same checks of the label type
+        return adapter.encode(y, self.classes_), len(self.classes_)
 
-    def _partial_fit(self, X: Any, y: Any, classes: Any = None) -> Any:
-        if not hasattr(self, "coef_") and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
-        return super()._partial_fit(X, y, classes=classes)
+    def _class_weight_array(self, adapter: DataAdapter, y: Any, *, partial: bool) -> Any:
+        return class_weight_array(self.class_weight, self.classes_, adapter, y, partial=partial)
 
-    def _params_from_fit(self, w: FloatArray, b: Any) -> None:
-        k = 1 if w.ndim == 1 else int(w.shape[1])
-        self.coef_ = np.ascontiguousarray(w.reshape(w.shape[0], k).T)
-        self.intercept_ = np.zeros(k) if b is None else np.asarray(b, float).reshape(k)
+    def _learned_params(self, model: _core.Model, vector: bool) -> dict[str, Any]:
+        W, b = self._coef_of(model)
+        return {"coef_": W, "intercept_": b}
 
-    def _params_for_fit(self) -> tuple[FloatArray, Any]:
+    def _model_from_attributes(self) -> tuple[Any, Any]:
         coef = np.asarray(self.coef_, dtype=np.float64)
         if coef.shape[0] == 1:
-            return coef[0].copy(), float(self.intercept_[0])
+            return coef[0].copy(), float(np.asarray(self.intercept_)[0])
         return coef.T.copy(), np.copy(self.intercept_)
+
+
+SGDClassifier.__init__.__signature__ = _signature_with(  # type: ignore[attr-defined]
+    _BaseSGD.__init__, class_weight=None
+)

@@ -17,20 +17,28 @@ from typing import Any
 
 import numpy as np
 
+from fastsgd._data import class_weights, sample_weights
 from fastsgd._ext import _core
+from fastsgd._registry import LOSSES, Loss
+from fastsgd._threads import get_num_threads, set_num_threads
 from fastsgd._validation import (
     FloatArray,
     as_array,
     as_rows,
-    check_int,
     check_positive,
     shape_str,
 )
 
-__all__ = ["dot", "get_num_threads", "mse", "mse_grad", "set_num_threads", "sgd_step"]
-
-_MSE = 0
-_MAX_THREADS = 2**31 - 1  # the core takes a C int
+__all__ = [
+    "dot",
+    "get_num_threads",
+    "loss_grad",
+    "loss_value",
+    "mse",
+    "mse_grad",
+    "set_num_threads",
+    "sgd_step",
+]
 
 
 class _Linear:
@@ -66,9 +74,9 @@ class _Linear:
             )
         # parameters in X's dtype (as the reference uses them), held in float64 by the core
         w_t = w_arr.astype(self.dtype, copy=False).reshape(d, self.k)
-        self.Wt = np.require(w_t.T, dtype=np.float64, requirements=["C", "A"])
-        if self.Wt.size == 0:  # an empty view keeps its strides, which the core checks
-            self.Wt = np.zeros((self.k, d))
+        self.W = np.require(w_t.T, dtype=np.float64, requirements=["C", "A"])
+        if self.W.size == 0:  # an empty view keeps its strides, which the core checks
+            self.W = np.zeros((self.k, d))
         self.b_shape: tuple[int, ...] | None = None
         self.b64: FloatArray | None = None
         if b is not None:
@@ -110,6 +118,118 @@ class _Linear:
         return gb.astype(self.dtype)
 
 
+def _value(lin: _Linear, targets: _core.Targets, loss: Loss, epsilon: float | None = None) -> float:
+    """The mean loss over the rows (each row's loss times its weights)."""
+    spec = loss.spec(epsilon, lin.k)
+    _, weighted, _, _ = _core.loss_grad(lin.X, targets, lin.W, lin.b64, spec, False)
+    return float(weighted) / int(lin.X.shape[0])
+
+
+def _value_grad(
+    lin: _Linear, targets: _core.Targets, loss: Loss, epsilon: float | None = None
+) -> tuple[float, FloatArray, Any]:
+    """The mean loss and its gradient in w's and b's shapes, in X's dtype."""
+    spec = loss.spec(epsilon, lin.k)
+    _, weighted, G, gb = _core.loss_grad(lin.X, targets, lin.W, lin.b64, spec, True)
+    n = int(lin.X.shape[0])
+    grad_w = np.ascontiguousarray((G / n).T, dtype=lin.dtype).reshape(lin.w_shape)
+    return float(weighted) / n, grad_w, lin.grad_b(gb / n)
+
+
+def _loss_targets(
+    lin: _Linear, y: Any, loss: Loss, sample_weight: Any, class_weight: Any
+) -> _core.Targets:
+    """The targets of the rows as the loss reads them (see fastsgd._registry.Loss.target)."""
+    n = lin.X.shape[0]
+    sw = sample_weights(sample_weight, n)
+    if loss.target == "real":
+        if class_weight is not None:
+            raise ValueError(f"class_weight applies to class labels, not to loss={loss.name!r}")
+        return _core.Targets(Y=lin.targets(y), sample_weight=sw)
+    if loss.target == "class":
+        if lin.vector or lin.k < 2:
+            raise ValueError(
+                f"loss={loss.name!r} needs W of shape (d, k), one column of weights per class, "
+                f"k >= 2; got w of shape {shape_str(lin.w_shape)}"
+            )
+        labels = _class_labels(y, n, lin.k, "class indices")
+        return _core.Targets(labels=labels, sample_weight=sw,
+                             class_weight=class_weights(class_weight, lin.k))  # fmt: skip
+    if lin.k == 1:  # binary, one score: labels 0 and 1
+        labels = _class_labels(y, n, 2, "labels 0 or 1")
+        cw = class_weights(class_weight, 2)
+        pos, neg = (1.0, 1.0) if cw is None else (float(cw[1]), float(cw[0]))
+        return _core.Targets(labels=labels, sample_weight=sw, pos_weight=pos, neg_weight=neg)
+    labels = _class_labels(y, n, lin.k, "class indices")  # one score per class against the rest
+    return _core.Targets(labels=labels, sample_weight=sw,
+                         class_weight=class_weights(class_weight, lin.k))  # fmt: skip
+
+
+def loss_value(
+    X: Any,
+    y: Any,
+    w: Any,
+    b: Any = None,
+    *,
+    loss: str = "mse",
+    epsilon: float | None = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+) -> float:
+    """The mean loss of the linear model ``X @ w + b`` for any loss of the registry.
+
+    ``mean_i weight_i · ℓ(z_i, y_i)`` over the rows, each row's loss summed over its
+    outputs; ``weight_i`` is ``sample_weight[i]`` times the class weight of its label.
+    ``y`` is what the loss reads: real targets shaped like the predictions; class
+    indices for ``"softmax"`` (``w`` of shape (d, k)); labels 0/1 for a binary loss with
+    ``w`` of shape (d,), or class indices with one column of ``w`` per class (each
+    column scored one-vs-rest). ``epsilon`` is the loss's parameter where it has one.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[0.5, 1.0], [-1.0, 1.0]])
+    >>> fastsgd.loss_value(X, [3.5, -2.0], [3.0, 2.0])                      # the mse
+    0.5
+    >>> fastsgd.loss_value(X, [3.5, -2.0], [3.0, 2.0], loss="squared_error")  # ½(z − y)²
+    0.25
+    """
+    lin = _Linear(X, w, b, require_rows=True)
+    entry = LOSSES[loss]
+    return _value(lin, _loss_targets(lin, y, entry, sample_weight, class_weight), entry, epsilon)
+
+
+def loss_grad(
+    X: Any,
+    y: Any,
+    w: Any,
+    b: Any = None,
+    *,
+    loss: str = "mse",
+    epsilon: float | None = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+) -> tuple[float, FloatArray, Any]:
+    """The mean loss (as :func:`loss_value`) and its gradient, fused in one pass over X.
+
+    Returns ``(loss, grad_w, grad_b)``: ``grad_w = Xᵀ dz / n`` in w's shape and
+    ``grad_b = Σ dz / n`` in b's shape (None when b is None), where
+    ``dz = weight · dℓ/dz`` per row and output.
+
+    Examples
+    --------
+    >>> import numpy as np, fastsgd
+    >>> X = np.array([[1.0], [-1.0]])
+    >>> value, gw, gb = fastsgd.loss_grad(X, [1, 0], [0.0], b=0.0, loss="logistic")
+    >>> round(value, 4), gw, float(gb)
+    (0.6931, array([-0.5]), 0.0)
+    """
+    lin = _Linear(X, w, b, require_rows=True)
+    entry = LOSSES[loss]
+    targets = _loss_targets(lin, y, entry, sample_weight, class_weight)
+    return _value_grad(lin, targets, entry, epsilon)
+
+
 def dot(X: Any, w: Any, b: Any = None) -> FloatArray:
     """Batched dot products: ``X @ w + b``.
 
@@ -133,7 +253,7 @@ def dot(X: Any, w: Any, b: Any = None) -> FloatArray:
     lin = _Linear(X, w, b, require_rows=False)
     if lin.X.shape[0] == 0 or lin.k == 0:
         return np.zeros(lin.pred_shape(), dtype=lin.dtype)  # nothing to compute
-    out: FloatArray = _core.predict(lin.X, lin.Wt, lin.b64)
+    out: FloatArray = _core.predict(lin.X, lin.W, lin.b64)
     return out.reshape(lin.pred_shape())
 
 
@@ -148,9 +268,7 @@ def mse(X: Any, y: Any, w: Any, b: Any = None) -> float:
     0.5
     """
     lin = _Linear(X, w, b, require_rows=True)
-    Y = lin.targets(y)
-    loss, _, _ = _core.loss_grad(lin.X, Y, lin.Wt, lin.b64, _MSE, False)
-    return float(loss)
+    return _value(lin, _core.Targets(Y=lin.targets(y)), LOSSES["mse"])
 
 
 def mse_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
@@ -178,10 +296,7 @@ def mse_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, 
     (0.5, array([-1.,  1.]), 1.0)
     """
     lin = _Linear(X, w, b, require_rows=True)
-    Y = lin.targets(y)
-    loss, G, gb = _core.loss_grad(lin.X, Y, lin.Wt, lin.b64, _MSE, True)
-    grad_w = G.T.astype(lin.dtype).reshape(lin.w_shape)
-    return float(loss), grad_w, lin.grad_b(gb)
+    return _value_grad(lin, _core.Targets(Y=lin.targets(y)), LOSSES["mse"])
 
 
 def _target_array(a: Any, name: str) -> np.ndarray[Any, Any]:
@@ -284,38 +399,6 @@ def sgd_step(
     return w
 
 
-def set_num_threads(n: int | None) -> None:
-    """Set the number of threads the kernels use; ``None`` follows OpenMP's own setting
-    (``OMP_NUM_THREADS``, or a threadpoolctl limit).
-
-    Results do not depend on it: rows are summed in fixed chunks in a fixed order.
-
-    Examples
-    --------
-    >>> import fastsgd
-    >>> fastsgd.set_num_threads(1)
-    >>> fastsgd.get_num_threads()
-    1
-    >>> fastsgd.set_num_threads(None)   # back to OpenMP's setting
-    """
-    if n is None:
-        _core.set_num_threads(0)
-        return
-    _core.set_num_threads(check_int(n, "n", minimum=1, maximum=_MAX_THREADS))
-
-
-def get_num_threads() -> int:
-    """The number of threads the kernels use.
-
-    Examples
-    --------
-    >>> import fastsgd
-    >>> fastsgd.get_num_threads() >= 1
-    True
-    """
-    return int(_core.get_num_threads())
-
-
 # --- classification: softmax probabilities and the cross-entropy losses ------------------------
 
 __all__ += [
@@ -326,9 +409,6 @@ __all__ += [
     "softmax_xent",
     "softmax_xent_grad",
 ]
-
-_SOFTMAX = 1
-_LOGISTIC = 2
 
 
 def _scores(Z: Any) -> tuple[FloatArray, tuple[int, ...]]:
@@ -456,11 +536,6 @@ def _logistic_args(X: Any, y: Any, w: Any, b: Any) -> tuple[_Linear, np.ndarray[
     return lin, _class_labels(y, lin.X.shape[0], 2, "labels 0 or 1")
 
 
-def _grads(lin: _Linear, G: FloatArray, gb: FloatArray | None) -> tuple[FloatArray, Any]:
-    grad_w = np.ascontiguousarray(G.T, dtype=lin.dtype).reshape(lin.w_shape)
-    return grad_w, lin.grad_b(gb)
-
-
 def softmax_xent(X: Any, y: Any, W: Any, b: Any = None) -> float:
     """Mean softmax cross-entropy of the linear classifier ``Z = X @ W + b``, in one pass.
 
@@ -483,8 +558,7 @@ def softmax_xent(X: Any, y: Any, W: Any, b: Any = None) -> float:
     1.0986
     """
     lin, labels = _softmax_args(X, y, W, b)
-    loss, _, _ = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _SOFTMAX, False)
-    return float(loss)
+    return _value(lin, _core.Targets(labels=labels), LOSSES["softmax"])
 
 
 def softmax_xent_grad(X: Any, y: Any, W: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
@@ -513,8 +587,7 @@ def softmax_xent_grad(X: Any, y: Any, W: Any, b: Any = None) -> tuple[float, Flo
            [ 0.25, -0.25]]), array([0., 0.]))
     """
     lin, labels = _softmax_args(X, y, W, b)
-    loss, G, gb = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _SOFTMAX, True)
-    return (float(loss), *_grads(lin, G, gb))
+    return _value_grad(lin, _core.Targets(labels=labels), LOSSES["softmax"])
 
 
 def logistic_xent(X: Any, y: Any, w: Any, b: Any = None) -> float:
@@ -539,8 +612,7 @@ def logistic_xent(X: Any, y: Any, w: Any, b: Any = None) -> float:
     0.6931
     """
     lin, labels = _logistic_args(X, y, w, b)
-    loss, _, _ = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _LOGISTIC, False)
-    return float(loss)
+    return _value(lin, _core.Targets(labels=labels), LOSSES["logistic"])
 
 
 def logistic_xent_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, FloatArray, Any]:
@@ -565,5 +637,4 @@ def logistic_xent_grad(X: Any, y: Any, w: Any, b: Any = None) -> tuple[float, Fl
     (0.6931, array([-0.5]), 0.0)
     """
     lin, labels = _logistic_args(X, y, w, b)
-    loss, G, gb = _core.loss_grad(lin.X, labels, lin.Wt, lin.b64, _LOGISTIC, True)
-    return (float(loss), *_grads(lin, G, gb))
+    return _value_grad(lin, _core.Targets(labels=labels), LOSSES["logistic"])

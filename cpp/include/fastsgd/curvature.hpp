@@ -11,10 +11,11 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
-#include "fastsgd/core.hpp"
-#include "fastsgd/random.hpp"
+#include "fastsgd/isa_table.hpp"
+#include "fastsgd/permutation.hpp"
 
 namespace fastsgd {
 
@@ -53,27 +54,32 @@ static inline bool orthonormalise(double* a, double* b, index_t m) {
   return true;
 }
 
+// With row_weight (n values >= 0, or null for 1): A = X̃ᵀ diag(w) X̃ / n, the
+// curvature of the weighted loss.
 template <class T>
-Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int max_iter,
-                         double tol) {
-  const index_t d = data.d;
+Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, double tol,
+                         int threads = 0, const double* row_weight = nullptr) {
+  const index_t n = src.n, d = src.d;
   const index_t dim = d + (intercept ? 1 : 0);
   Curvature out;
   if (n <= 0 || dim == 0) return out;
   // diag(A): column means of squares (one pass), and its sum, the trace.
-  std::vector<double> diag(static_cast<std::size_t>(dim), 1.0);
-  for (index_t j = 0; j < d; ++j) diag[static_cast<std::size_t>(j)] = 0.0;
+  std::vector<double> diag(static_cast<std::size_t>(dim), 0.0);
+  double wsum = 0.0;
   for (index_t i = 0; i < n; ++i) {
-    const T* x = data.X + i * data.ldx;
+    const T* x = src.row(i);
+    const double w = row_weight != nullptr ? row_weight[i] : 1.0;
+    wsum += w;
     for (index_t j = 0; j < d; ++j)
-      diag[static_cast<std::size_t>(j)] += static_cast<double>(x[j]) * static_cast<double>(x[j]);
+      diag[static_cast<std::size_t>(j)] += w * static_cast<double>(x[j]) * static_cast<double>(x[j]);
   }
+  if (intercept) diag[static_cast<std::size_t>(d)] = wsum / static_cast<double>(n);
   double trace = 0.0;
   for (index_t j = 0; j < d; ++j) {
     diag[static_cast<std::size_t>(j)] /= static_cast<double>(n);
     trace += diag[static_cast<std::size_t>(j)];
   }
-  out.trace = trace + (intercept ? 1.0 : 0.0);
+  out.trace = trace + (intercept ? diag[static_cast<std::size_t>(d)] : 0.0);
   if (!(out.trace > 0.0)) return out;
 
   // V: two columns of length dim, stored as rows of Vt (2, dim).
@@ -86,14 +92,22 @@ Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int 
   }
   orthonormalise(v1, v2, dim);
 
+  // A·V is the gradient of the squared loss with scale 1/2 and zero targets,
+  // two outputs: (1/n) X̃ᵀ X̃ V.
   Workspace ws;
+  ws.threads = threads;
+  const SourceKernels<DenseRows<T>>& kern = kernels_of<DenseRows<T>>(active_kernels());
   std::vector<double> Wt(static_cast<std::size_t>(2 * d)),
-      G(static_cast<std::size_t>(2 * d + 1));  // never empty: a null G means no gradient
-  double b[2], gb[2];
-  Problem<T> p = data;
+      sums(static_cast<std::size_t>(out_size(2, d, true)));
+  double b[2];
+  LossSpec spec;
+  spec.id = LossId::squared;
+  spec.param[0] = 0.5;
+  Params p;
   p.k = 2;
-  p.Y = nullptr;  // zero targets: the residuals are X̃ V
-  p.labels = nullptr;
+  p.d = d;
+  Targets<T> zero;  // zero targets: the residuals are X̃ V
+  zero.sample_weight = row_weight;
   double lambda = 0.0;
   for (int it = 0; it < max_iter; ++it) {
     for (int c = 0; c < 2; ++c) {
@@ -101,13 +115,17 @@ Curvature data_curvature(const Problem<T>& data, index_t n, bool intercept, int 
         Wt[static_cast<std::size_t>(c * d + j)] = V[static_cast<std::size_t>(c * dim + j)];
       b[c] = intercept ? V[static_cast<std::size_t>(c * dim + d)] : 0.0;
     }
-    p.Wt = Wt.data();
+    p.W = Wt.data();
     p.b = intercept ? b : nullptr;
-    loss_grad(p, n, Loss::mse, G.data(), intercept ? gb : nullptr, ws);  // 2/(2n) X̃ᵀX̃V = AV
+    kern.loss_grad(src, RowSet{nullptr, 0, n}, zero, p, spec,
+                   std::numeric_limits<double>::infinity(), true, sums.data(), ws);
+    const double inv_n = 1.0 / static_cast<double>(n);
+    const double* gb = sums.data() + 2;
+    const double* G = gb + 2;
     for (int c = 0; c < 2; ++c) {
       for (index_t j = 0; j < d; ++j)
-        W[static_cast<std::size_t>(c * dim + j)] = G[static_cast<std::size_t>(c * d + j)];
-      if (intercept) W[static_cast<std::size_t>(c * dim + d)] = gb[c];
+        W[static_cast<std::size_t>(c * dim + j)] = G[c * d + j] * inv_n;
+      if (intercept) W[static_cast<std::size_t>(c * dim + d)] = gb[c] * inv_n;
     }
     // Rayleigh–Ritz: the larger eigenvalue of H = VᵀAV (2×2, symmetric).
     double h11 = 0.0, h12 = 0.0, h22 = 0.0;

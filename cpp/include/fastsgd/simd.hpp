@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "fastsgd/view.hpp"
+#include "fastsgd/base.hpp"
 
 #if defined(__AVX512F__) || defined(__AVX__)
 #include <immintrin.h>

@@ -9,16 +9,15 @@
 // and sums are in double for float32 scores too. Rows are independent, so the
 // result has the same bits for any number of threads.
 //
-// Not a hot training kernel: this header is compiled only into the baseline
-// translation unit (the bindings) and includes none of the per-instruction-set
-// headers (loss.hpp, dot.hpp, simd.hpp); see kernels_table.hpp.
+// Not a hot training kernel: it is compiled only into the bindings, with the
+// baseline instruction set.
 #pragma once
 
 #include <cmath>
 #include <vector>
 
-#include "fastsgd/core.hpp"
-#include "fastsgd/view.hpp"
+#include "fastsgd/base.hpp"
+#include "fastsgd/parallel.hpp"
 
 namespace fastsgd {
 

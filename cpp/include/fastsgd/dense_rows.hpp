@@ -1,35 +1,22 @@
-// Fused loss + gradient of a linear model in one pass over the rows of X,
-// and batched dot products. These are the hot loops; they are compiled once
-// per instruction set (see kernels_table.hpp) and must stay free of OpenMP,
-// allocation and standard-library templates.
+// Dense rows: the fused loss + gradient of a linear model in one pass over the
+// rows, and batched dot products. These are the hot loops of dense data; they
+// are compiled once per instruction set (isa_table.hpp) and stay free of
+// OpenMP and allocation.
 //
-// For rows i in [r0, r1) of a Problem, with z_i = Wt x_i + b (k scores):
-//   mse:      loss_i = Σ_c (z_ic − y_ic)²          dloss/dz_ic = z_ic − y_ic
-//   softmax:  loss_i = −log softmax(z_i)[y_i]      dloss/dz_ic = p_ic − [c = y_i]
-//   logistic: loss_i = log(1 + e^z) − t·z  (k = 1) dloss/dz_i  = σ(z_i) − t_i
-// A chunk adds Σ loss_i, Σ dz_i and Σ dz_i x_iᵀ to `out` = [loss, gb(k), G(k·d)].
-// The caller scales the sums (2/(n·k) for mse, 1/n for the others).
+// For the rows of a set, with scores z = scale·(W x) + b (k per row) and
+// dz = weight · clip(dℓ/dz) from the loss (losses.hpp), a call adds to
+//   out = [Σ ℓ, Σ weight·ℓ, Σ dz (k), Σ dz xᵀ (k·d)]
+// (the gradient parts only when asked for). The caller divides by the rows.
 #pragma once
 
 #include <cmath>
 
+#include "fastsgd/data.hpp"
+#include "fastsgd/losses.hpp"
 #include "fastsgd/simd.hpp"
-#include "fastsgd/view.hpp"
 
 namespace fastsgd {
 inline namespace FASTSGD_ISA {
-
-inline index_t imin(index_t a, index_t b) { return a < b ? a : b; }
-inline double dmax(double a, double b) { return a < b ? b : a; }
-
-template <class T>
-inline const T* row_ptr(const Problem<T>& p, index_t i) {
-  return p.X + (p.rows != nullptr ? p.rows[i] : i) * p.ldx;
-}
-template <class T>
-inline index_t target_index(const Problem<T>& p, index_t i) {
-  return p.rows != nullptr ? p.rows[i] : i;
-}
 
 // s[r] = x_r · w for R rows, accumulated in double. D > 0 fixes d at compile time.
 template <int R, int D, class T>
@@ -136,83 +123,47 @@ inline void row_axpy(double* g, const double* c, const T* const* x, index_t d) {
   }
 }
 
-// Per-row losses. z (k scores, stride zs) → residuals dz (same stride); returns the row loss.
-struct MseOp {
-  template <class T>
-  static double apply(const Problem<T>& p, index_t i, const double* z, index_t zs, double* dz) {
-    const T* y = p.Y != nullptr ? p.Y + target_index(p, i) * p.ldy : nullptr;  // no Y: y = 0
-    double loss = 0.0;
-    for (index_t c = 0; c < p.k; ++c) {
-      const double r = z[c * zs] - (y != nullptr ? static_cast<double>(y[c]) : 0.0);  // x·w + b − y
-      dz[c * zs] = r;
-      loss += r * r;
-    }
-    return loss;
-  }
-};
 
-struct SoftmaxOp {
-  template <class T>
-  static double apply(const Problem<T>& p, index_t i, const double* z, index_t zs, double* dz) {
-    const std::int64_t label = p.labels[target_index(p, i)];
-    double m = z[0];
-    for (index_t c = 1; c < p.k; ++c) m = dmax(m, z[c * zs]);
-    double sum = 0.0;
-    for (index_t c = 0; c < p.k; ++c) {
-      const double e = std::exp(z[c * zs] - m);  // stable: the largest exponent is 0
-      dz[c * zs] = e;
-      sum += e;
-    }
-    const double inv = 1.0 / sum;
-    for (index_t c = 0; c < p.k; ++c) dz[c * zs] *= inv;  // p_c = softmax(z)_c
-    dz[label * zs] -= 1.0;                                // p − onehot(y)
-    return std::log(sum) - (z[label * zs] - m);           // −log p_y
-  }
-};
-
-struct LogisticOp {
-  template <class T>
-  static double apply(const Problem<T>& p, index_t i, const double* z, index_t, double* dz) {
-    const double t = static_cast<double>(p.labels[target_index(p, i)]);
-    const double s = z[0];
-    // log(1 + e^s) − t·s, written so that neither exp overflows
-    const double softplus = (s > 0 ? s : 0.0) + std::log1p(std::exp(-std::fabs(s)));
-    const double e = std::exp(-std::fabs(s));
-    const double sigma = s >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-    dz[0] = sigma - t;
-    return softplus - t * s;
-  }
-};
-
-// R rows at once: scores, residuals, then the rank-R gradient update.
-// scratch holds 2·R·k doubles (R ≤ 8).
-template <int R, int D, bool Grad, class Op, class T>
-inline void row_block(const Problem<T>& p, index_t i, double* out, double* scratch) {
+// R rows at once: scores, the loss and its derivatives, then the rank-R update
+// of the gradient. scratch holds 2·R·k doubles (R ≤ 8).
+template <int R, int D, bool Grad, class T>
+inline void dense_block(const DenseRows<T>& src, const RowSet& rows, index_t i,
+                        const Targets<T>& tg, const Params& p, const LossSpec& spec,
+                        double limit, double* out, double* scratch) {
   const index_t d = D > 0 ? D : p.d;
   const index_t k = p.k;
   const T* x[R];
-  for (int r = 0; r < R; ++r) x[r] = row_ptr(p, i + r);
+  index_t ids[R];
+  for (int r = 0; r < R; ++r) {
+    ids[r] = rows.id(i + r);
+    x[r] = src.row(ids[r]);
+  }
   double* z = scratch;  // z[c·R + r]
   double* dz = scratch + R * k;
   for (index_t c = 0; c < k; ++c) {
 #if defined(FASTSGD_NATIVE_VECTORS)
     if constexpr (D == 0 && sizeof(T) == 4) {
-      for (int r = 0; r < R; ++r) z[c * R + r] = row_dot1_f32(x[r], p.Wf + c * d, d);
+      if (p.Wf != nullptr) {
+        for (int r = 0; r < R; ++r) z[c * R + r] = row_dot1_f32(x[r], p.Wf + c * d, d);
+      } else {
+        row_dots<R, D>(x, p.W + c * d, d, z + c * R);
+      }
     } else {
-      row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
+      row_dots<R, D>(x, p.W + c * d, d, z + c * R);
     }
 #else
-    row_dots<R, D>(x, p.Wt + c * d, d, z + c * R);
+    row_dots<R, D>(x, p.W + c * d, d, z + c * R);
 #endif
     const double bc = p.b != nullptr ? p.b[c] : 0.0;
-    for (int r = 0; r < R; ++r) z[c * R + r] += bc;
+    for (int r = 0; r < R; ++r) z[c * R + r] = p.scale * z[c * R + r] + bc;
   }
-  double loss = 0.0;
-  for (int r = 0; r < R; ++r) loss += Op::apply(p, i + r, z + r, R, dz + r);
-  out[0] += loss;
+  LossSums sums;
+  visit_loss(spec, [&](const auto& L) { loss_rows(L, tg, ids, R, k, z, dz, R, 1, limit, sums); });
+  out[kOutLoss] += sums.loss;
+  out[kOutWeighted] += sums.weighted;
   if constexpr (Grad) {
-    double* gb = out + 1;
-    double* G = out + 1 + k;
+    double* gb = out + kOutGb;
+    double* G = gb + k;
     for (index_t c = 0; c < k; ++c) {
       double sb = 0.0;
       for (int r = 0; r < R; ++r) sb += dz[c * R + r];
@@ -230,27 +181,30 @@ inline void row_block(const Problem<T>& p, index_t i, double* out, double* scrat
   }
 }
 
-template <int R, int D, bool Grad, class Op, class T>
-inline void rows_blocked(const Problem<T>& p, index_t r0, index_t r1, double* out,
-                         double* scratch) {
+template <int R, int D, bool Grad, class T>
+inline void dense_blocked(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                          const Targets<T>& tg, const Params& p, const LossSpec& spec,
+                          double limit, double* out, double* scratch) {
   index_t i = r0;
-  for (; i + R <= r1; i += R) row_block<R, D, Grad, Op>(p, i, out, scratch);
-  for (; i < r1; ++i) row_block<1, D, Grad, Op>(p, i, out, scratch);
+  for (; i + R <= r1; i += R) dense_block<R, D, Grad>(src, rows, i, tg, p, spec, limit, out, scratch);
+  for (; i < r1; ++i) dense_block<1, D, Grad>(src, rows, i, tg, p, spec, limit, out, scratch);
 }
 
-template <int D, bool Grad, class Op, class T>
-inline void rows_generic(const Problem<T>& p, index_t r0, index_t r1, double* out,
-                         double* scratch) {
+template <int D, bool Grad, class T>
+inline void dense_generic(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                          const Targets<T>& tg, const Params& p, const LossSpec& spec,
+                          double limit, double* out, double* scratch) {
   // Blocks of R rows share each load and store of the gradient; the block is
   // read twice (scores, then gradient), the second time from L1, so R rows
   // must fit in it. Wide float32 rows on AVX-512 (32 vector registers): 8 rows
   // of up to 2 KiB. Otherwise 4.
 #if defined(__AVX512F__)
   if constexpr (D == 0 && sizeof(T) == 4) {
-    if (p.d <= 512) return rows_blocked<8, D, Grad, Op>(p, r0, r1, out, scratch);
+    if (p.d <= 512)
+      return dense_blocked<8, D, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
   }
 #endif
-  rows_blocked<4, D, Grad, Op>(p, r0, r1, out, scratch);
+  dense_blocked<4, D, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
 }
 
 #if defined(FASTSGD_NATIVE_VECTORS)
@@ -272,16 +226,17 @@ inline vd8 spread(vd8 y, int q) {
   return __builtin_shuffle(y, mask);
 }
 
-// Mean squared error for k = 1 and d in {1, 2, 4} on contiguous rows:
-// vectorised across rows, 8/D rows per vector, the weights tiled across lanes.
-// Each iteration takes 8 rows: D vectors of X and one vector of y.
+// The squared loss for k = 1 and d in {1, 2, 4} on m contiguous rows (X has
+// row stride D) with contiguous targets Y and no weights: vectorised across
+// rows, 8/D rows per vector, the weights tiled across lanes. Each iteration
+// takes 8 rows: D vectors of X and one vector of y. Adds the rows it took to
+// out = [loss, weighted loss, gb, G] and returns how many (the rest, fewer
+// than 8, are left to the caller).
 template <int D, bool Grad, class T>
-inline void mse_tiled(const Problem<T>& p, index_t r0, index_t r1, double* out, double* scratch) {
-  const T* X = p.X + r0 * D;
-  const T* Y = p.Y + r0;
-  const index_t m = r1 - r0;
+inline index_t squared_tiled(const T* X, const T* Y, index_t m, const Params& p, double lscale,
+                             double* out) {
   vd8 wt;
-  for (int l = 0; l < 8; ++l) wt[l] = p.Wt[l % D];
+  for (int l = 0; l < 8; ++l) wt[l] = p.scale * p.W[l % D];
   const vd8 bv = vbroadcast(p.b != nullptr ? p.b[0] : 0.0);
   vd8 loss[D], g[D], es[D];
   for (int q = 0; q < D; ++q) loss[q] = g[q] = es[q] = vzero();
@@ -305,16 +260,19 @@ inline void mse_tiled(const Problem<T>& p, index_t r0, index_t r1, double* out, 
   }
   // Every row's residual sits in D lanes: divide those sums by D (exact, D is a power of 2).
   constexpr double inv_d = 1.0 / D;
-  out[0] += hsum(loss[0]) * inv_d;
+  const double l = lscale * (hsum(loss[0]) * inv_d);  // Σ scale·r²
+  out[0] += l;
+  out[1] += l;
   if constexpr (Grad) {
-    out[1] += hsum(es[0]) * inv_d;
+    const double gs = 2.0 * lscale;  // dℓ/dz = 2·scale·r
+    out[2] += gs * (hsum(es[0]) * inv_d);
     for (int j = 0; j < D; ++j) {
       double t = 0.0;
-      for (int l = j; l < 8; l += D) t += g[0][l];
-      out[2 + j] += t;
+      for (int l2 = j; l2 < 8; l2 += D) t += g[0][l2];
+      out[3 + j] += gs * t;
     }
   }
-  rows_generic<D, Grad, MseOp>(p, r0 + i, r1, out, scratch);
+  return i;
 }
 
 // The same for float32 data, 16 lanes: products and sums of at most 4·D terms
@@ -338,13 +296,10 @@ inline vf16 spread16(vf16 y, int q) {
 }
 
 template <int D, bool Grad>
-inline void mse_tiled_f32(const Problem<float>& p, index_t r0, index_t r1, double* out,
-                          double* scratch) {
-  const float* X = p.X + r0 * D;
-  const float* Y = p.Y + r0;
-  const index_t m = r1 - r0;
+inline index_t squared_tiled_f32(const float* X, const float* Y, index_t m, const Params& p,
+                                 double lscale, double* out) {
   vf16 wt;
-  for (int l = 0; l < 16; ++l) wt[l] = static_cast<float>(p.Wt[l % D]);
+  for (int l = 0; l < 16; ++l) wt[l] = static_cast<float>(p.scale * p.W[l % D]);
   const vf16 bv = fbroadcast(static_cast<float>(p.b != nullptr ? p.b[0] : 0.0));
   vd8 loss = vzero(), g = vzero(), es = vzero();
   index_t i = 0;
@@ -370,71 +325,134 @@ inline void mse_tiled_f32(const Problem<float>& p, index_t r0, index_t r1, doubl
     }
   }
   constexpr double inv_d = 1.0 / D;  // every row's residual sits in D lanes
-  out[0] += hsum(loss) * inv_d;
+  const double l = lscale * (hsum(loss) * inv_d);
+  out[0] += l;
+  out[1] += l;
   if constexpr (Grad) {
-    out[1] += hsum(es) * inv_d;
+    const double gs = 2.0 * lscale;
+    out[2] += gs * (hsum(es) * inv_d);
     for (int j = 0; j < D; ++j) {
       double t = 0.0;
-      for (int l = j; l < 8; l += D) t += g[l];
-      out[2 + j] += t;
+      for (int l2 = j; l2 < 8; l2 += D) t += g[l2];
+      out[3 + j] += gs * t;
     }
   }
-  rows_generic<D, Grad, MseOp>(p, r0 + i, r1, out, scratch);
+  return i;
 }
 #endif
 
+
 template <int D, bool Grad, class T>
-inline void grad_rows_d(const Problem<T>& p, Loss loss, index_t r0, index_t r1, double* out,
-                        double* scratch) {
-  switch (loss) {
-    case Loss::mse:
+inline void dense_loss_d(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                         const Targets<T>& tg, const Params& p, const LossSpec& spec, double limit,
+                         double* out, double* scratch) {
 #if defined(FASTSGD_NATIVE_VECTORS)
-      if constexpr (D == 1 || D == 2 || D == 4) {
-        if (p.k == 1 && p.rows == nullptr && p.ldx == D && p.Y != nullptr && p.ldy == 1) {
-          if constexpr (sizeof(T) == 4)
-            mse_tiled_f32<D, Grad>(p, r0, r1, out, scratch);
-          else
-            mse_tiled<D, Grad>(p, r0, r1, out, scratch);
-          return;
-        }
-      }
-#endif
-      rows_generic<D, Grad, MseOp>(p, r0, r1, out, scratch);
-      return;
-    case Loss::softmax:
-      rows_generic<D, Grad, SoftmaxOp>(p, r0, r1, out, scratch);
-      return;
-    case Loss::logistic:
-      rows_generic<D, Grad, LogisticOp>(p, r0, r1, out, scratch);
-      return;
+  if constexpr (D == 1 || D == 2 || D == 4) {
+    // the squared loss on contiguous rows and targets, without weights or clipping: tiled
+    if (spec.id == LossId::squared && p.k == 1 && rows.ids == nullptr && src.ld == D &&
+        tg.Y != nullptr && tg.ldy == 1 && tg.sample_weight == nullptr && std::isinf(limit)) {
+      const T* X = src.row(rows.first + r0);
+      const T* Y = tg.Y + (rows.first + r0);
+      index_t done;
+      if constexpr (sizeof(T) == 4)
+        done = squared_tiled_f32<D, Grad>(X, Y, r1 - r0, p, spec.param[0], out);
+      else
+        done = squared_tiled<D, Grad>(X, Y, r1 - r0, p, spec.param[0], out);
+      r0 += done;
+    }
   }
+#endif
+  dense_generic<D, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
 }
 
 template <bool Grad, class T>
-inline void grad_rows_g(const Problem<T>& p, Loss loss, index_t r0, index_t r1, double* out,
-                        double* scratch) {
+inline void dense_loss_g(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                         const Targets<T>& tg, const Params& p, const LossSpec& spec, double limit,
+                         double* out, double* scratch) {
   switch (p.d) {
     case 1:
-      return grad_rows_d<1, Grad>(p, loss, r0, r1, out, scratch);
+      return dense_loss_d<1, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
     case 2:
-      return grad_rows_d<2, Grad>(p, loss, r0, r1, out, scratch);
+      return dense_loss_d<2, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
     case 3:
-      return grad_rows_d<3, Grad>(p, loss, r0, r1, out, scratch);
+      return dense_loss_d<3, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
     case 4:
-      return grad_rows_d<4, Grad>(p, loss, r0, r1, out, scratch);
+      return dense_loss_d<4, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
     default:
-      return grad_rows_d<0, Grad>(p, loss, r0, r1, out, scratch);
+      return dense_loss_d<0, Grad>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
   }
 }
 
-// Entry point: add rows [r0, r1)'s loss (and gradient sums when `grad`) to out.
+// Entry point: add rows [r0, r1) of the set to out (layout above); scratch
+// holds 16·k + 8 doubles.
 template <class T>
-inline void grad_rows(const Problem<T>& p, Loss loss, index_t r0, index_t r1, bool grad,
-                      double* out, double* scratch) {
+inline void dense_loss_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                            const Targets<T>& tg, const Params& p, const LossSpec& spec,
+                            double limit, bool grad, double* out, double* scratch) {
   if (grad)
-    grad_rows_g<true>(p, loss, r0, r1, out, scratch);
+    dense_loss_g<true>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
   else
-    grad_rows_g<false>(p, loss, r0, r1, out, scratch);
+    dense_loss_g<false>(src, rows, r0, r1, tg, p, spec, limit, out, scratch);
+}
+
+// --- batched dot products ------------------------------------------------------------------
+
+// out[r, c] = scale·(x_r · W[c]) + b[c] for rows [r0, r1) of the set (double sums,
+// rounded once to T).
+template <int R, int D, class T>
+inline void predict_block(const DenseRows<T>& src, const RowSet& rows, index_t i,
+                          const Params& p, T* out, index_t ldo) {
+  const index_t d = D > 0 ? D : p.d;
+  const T* x[R];
+  for (int r = 0; r < R; ++r) x[r] = src.row(rows.id(i + r));
+  double s[R];
+  for (index_t c = 0; c < p.k; ++c) {
+    row_dots<R, D>(x, p.W + c * d, d, s);
+    const double bc = p.b != nullptr ? p.b[c] : 0.0;
+    for (int r = 0; r < R; ++r) out[(i + r) * ldo + c] = static_cast<T>(p.scale * s[r] + bc);
+  }
+}
+
+template <int D, class T>
+inline void predict_d(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                      const Params& p, T* out, index_t ldo) {
+  index_t i = r0;
+  for (; i + 4 <= r1; i += 4) predict_block<4, D>(src, rows, i, p, out, ldo);
+  for (; i < r1; ++i) predict_block<1, D>(src, rows, i, p, out, ldo);
+}
+
+template <class T>
+inline void dense_predict_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
+                               const Params& p, T* out, index_t ldo) {
+  switch (p.d) {
+    case 1:
+      return predict_d<1>(src, rows, r0, r1, p, out, ldo);
+    case 2:
+      return predict_d<2>(src, rows, r0, r1, p, out, ldo);
+    case 3:
+      return predict_d<3>(src, rows, r0, r1, p, out, ldo);
+    case 4:
+      return predict_d<4>(src, rows, r0, r1, p, out, ldo);
+    default:
+      return predict_d<0>(src, rows, r0, r1, p, out, ldo);
+  }
+}
+
+// Σ x over a contiguous block: a plain streaming read of memory, the speed
+// limit of any one-pass kernel (the benchmarks' baseline).
+template <class T>
+inline double stream_sum(const T* x, index_t n) {
+  vd8 a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+  index_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 += vload(x + i);
+    a1 += vload(x + i + 8);
+    a2 += vload(x + i + 16);
+    a3 += vload(x + i + 24);
+  }
+  double s = hsum((a0 + a1) + (a2 + a3));
+  for (; i < n; ++i) s += static_cast<double>(x[i]);
+  return s;
 }
 
 }  // namespace FASTSGD_ISA

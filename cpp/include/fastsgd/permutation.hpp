@@ -1,66 +1,57 @@
-// Batched dot products: out = X Wᵀ + b for the rows of a Problem (no targets).
-// Compiled once per instruction set, like loss.hpp.
+// Seeded, portable randomness for shuffling: the same numbers on every
+// platform, compiler and thread count.
+//
+// An epoch's order is a pseudorandom permutation of [0, n) computed on the
+// fly, one position at a time, so shuffling needs no index array and no sort:
+//   x ← i;  repeat x ← step(x) until x < n        (cycle walking on [0, 2^m))
+//   perm(i) = (x + offset) mod n
+// step is three rounds of  x ← ((x ⊕ kᵣ) · Mᵣ) mod 2^m;  x ← x ⊕ (x ≫ ⌈m/2⌉),
+// each a bijection of m-bit integers. The keys kᵣ and the offset come from a
+// SplitMix64 stream seeded by (seed, epoch). fastsgd.reference.permutation is
+// the same function in NumPy.
 #pragma once
 
-#include "fastsgd/loss.hpp"
-#include "fastsgd/random.hpp"
+#include <cstdint>
+
+#include <cstring>
+
+#include "fastsgd/base.hpp"
+#include "fastsgd/simd.hpp"
 
 namespace fastsgd {
+
+// Keys of one epoch's permutation (plain data, shared by every ISA).
+struct PermKey {
+  std::uint64_t n = 0;
+  std::uint64_t mask = 0;   // 2^m − 1
+  std::uint64_t shift = 1;  // ⌈m/2⌉
+  std::uint64_t k[3] = {0, 0, 0};
+  std::uint64_t offset = 0;
+};
+
+static constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+
+// SplitMix64's output function (Steele, Lea, Flood 2014).
+static inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+static inline PermKey make_perm_key(std::uint64_t n, std::uint64_t seed, std::uint64_t epoch) {
+  PermKey key;
+  key.n = n;
+  unsigned m = 1;
+  while (m < 64 && (std::uint64_t{1} << m) < n) ++m;
+  key.mask = m >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << m) - 1;
+  key.shift = (m + 1) / 2;
+  const std::uint64_t s = mix64(mix64(seed + kGolden) + (epoch + 1) * kGolden);
+  for (int r = 0; r < 3; ++r) key.k[r] = mix64(s + static_cast<std::uint64_t>(r + 1) * kGolden);
+  key.offset = n > 0 ? mix64(s + 4 * kGolden) % n : 0;
+  return key;
+}
+
 inline namespace FASTSGD_ISA {
-
-// out[i, c] = x_i · Wt[c] + b[c]   (double sums, rounded once to T)
-template <int R, int D, class T>
-inline void predict_block(const Problem<T>& p, index_t i, T* out, index_t ldo) {
-  const index_t d = D > 0 ? D : p.d;
-  const T* x[R];
-  for (int r = 0; r < R; ++r) x[r] = row_ptr(p, i + r);
-  double s[R];
-  for (index_t c = 0; c < p.k; ++c) {
-    row_dots<R, D>(x, p.Wt + c * d, d, s);
-    const double bc = p.b != nullptr ? p.b[c] : 0.0;
-    for (int r = 0; r < R; ++r) out[(i + r) * ldo + c] = static_cast<T>(s[r] + bc);
-  }
-}
-
-template <int D, class T>
-inline void predict_rows_d(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
-  index_t i = r0;
-  for (; i + 4 <= r1; i += 4) predict_block<4, D>(p, i, out, ldo);
-  for (; i < r1; ++i) predict_block<1, D>(p, i, out, ldo);
-}
-
-template <class T>
-inline void predict_rows(const Problem<T>& p, index_t r0, index_t r1, T* out, index_t ldo) {
-  switch (p.d) {
-    case 1:
-      return predict_rows_d<1>(p, r0, r1, out, ldo);
-    case 2:
-      return predict_rows_d<2>(p, r0, r1, out, ldo);
-    case 3:
-      return predict_rows_d<3>(p, r0, r1, out, ldo);
-    case 4:
-      return predict_rows_d<4>(p, r0, r1, out, ldo);
-    default:
-      return predict_rows_d<0>(p, r0, r1, out, ldo);
-  }
-}
-
-// Σ x over a contiguous block: a plain streaming read of memory, the speed
-// limit of any one-pass kernel (used by the benchmarks).
-template <class T>
-inline double stream_sum(const T* x, index_t n) {
-  vd8 a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
-  index_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 += vload(x + i);
-    a1 += vload(x + i + 8);
-    a2 += vload(x + i + 16);
-    a3 += vload(x + i + 24);
-  }
-  double s = hsum((a0 + a1) + (a2 + a3));
-  for (; i < n; ++i) s += static_cast<double>(x[i]);
-  return s;
-}
 
 // The round multipliers of the permutation (see random.hpp).
 constexpr std::uint64_t kPermMul[3] = {0xBF58476D1CE4E5B9ULL, 0x94D049BB133111EBULL,

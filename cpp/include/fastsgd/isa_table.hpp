@@ -1,0 +1,57 @@
+// The hot kernels of one instruction set, as plain function pointers, per data
+// source. cpp/src/isa_kernels.cpp is compiled once per instruction set
+// (baseline, AVX2, AVX-512) and fills one table; dispatch.cpp picks the best
+// one the CPU supports. Adding a data source adds a member here and its
+// instantiation there.
+#pragma once
+
+#include "fastsgd/data.hpp"
+#include "fastsgd/epoch.hpp"
+#include "fastsgd/permutation.hpp"
+
+namespace fastsgd {
+
+template <class Src>
+struct SourceKernels {
+  using T = typename Src::value_type;
+  // out (zeroed here) = [Σ ℓ, Σ weight·ℓ, Σ dz, Σ dz xᵀ] over the rows of the set
+  void (*loss_grad)(const Src&, const RowSet&, const Targets<T>&, const Params&, const LossSpec&,
+                    double limit, bool grad, double* out, Workspace&);
+  // out[r, c] = scale·(W x_r)[c] + b[c]
+  void (*predict)(const Src&, const RowSet&, const Params&, T* out, index_t ldo, int threads);
+  // one epoch of mini-batch SGD
+  EpochStats (*epoch)(const Src&, const Targets<T>&, Model&, const EpochSpec&, TrainWorkspace&);
+};
+
+using PermFn = void (*)(const PermKey&, index_t start, index_t count, index_t* out);
+
+struct IsaKernels {
+  const char* name;
+  SourceKernels<DenseRows<float>> dense_f32;
+  SourceKernels<DenseRows<double>> dense_f64;
+  PermFn perm;
+  double (*sum_f32)(const float*, index_t);
+  double (*sum_f64)(const double*, index_t);
+};
+
+template <class Src>
+const SourceKernels<Src>& kernels_of(const IsaKernels& t);
+template <>
+inline const SourceKernels<DenseRows<float>>& kernels_of(const IsaKernels& t) {
+  return t.dense_f32;
+}
+template <>
+inline const SourceKernels<DenseRows<double>>& kernels_of(const IsaKernels& t) {
+  return t.dense_f64;
+}
+
+const IsaKernels& isa_kernels_baseline();
+const IsaKernels& isa_kernels_avx2();
+const IsaKernels& isa_kernels_avx512();
+
+// Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.
+const IsaKernels& active_kernels();
+const char* active_isa();
+bool set_isa(const char* name);  // false if unknown or unsupported here
+
+}  // namespace fastsgd
