@@ -222,6 +222,20 @@ def test_html_contains_every_frame(line: Any, tmp_path: Path) -> None:
 
 
 @needs_mpl
+@pytest.mark.parametrize("suffix", [".gif", ".html"])
+def test_save_animation_reports_progress(line: Any, tmp_path: Path, suffix: str) -> None:
+    X, y = line
+    epochs = 3
+    anim = plotting.animate_fit(X, y, learning_rates=[0.1], epochs=epochs, panel_size=1.5, dpi=20)
+    calls: list[tuple[int, int]] = []
+    plotting.save_animation(
+        anim, tmp_path / f"sgd{suffix}", progress=lambda i, n: calls.append((i, n))
+    )
+    n = epochs + 1
+    assert calls == [*((i, n) for i in range(n)), (n, n)]  # each frame, then the file written
+
+
+@needs_mpl
 def test_animation_of_mini_batches_counts_epochs(line: Any, tmp_path: Path) -> None:
     from PIL import Image
 

@@ -24,6 +24,7 @@ it as the value of a Jupyter cell to see it.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -364,7 +365,12 @@ def animate_fit(
 
 
 def save_animation(
-    anim: FuncAnimation, path: str | Path, *, fps: int | None = None, dpi: float | None = None
+    anim: FuncAnimation,
+    path: str | Path,
+    *,
+    fps: int | None = None,
+    dpi: float | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Path:
     """Write an animation as a GIF (Pillow, no ffmpeg needed) or a self-contained HTML page.
 
@@ -381,6 +387,8 @@ def save_animation(
     fps : frames per second (default: from the animation's interval).
     dpi : dots per inch (default: the figure's own, so the pixel size is
         ``figsize · dpi``).
+    progress : called as ``progress(done, total)`` as frames are drawn, and with
+        ``done == total`` once the file is written (for a progress bar).
 
     Returns
     -------
@@ -405,13 +413,30 @@ def save_animation(
         fps = check_int(fps, "fps", minimum=1)
     _need_matplotlib()
     import matplotlib
+    from matplotlib.animation import HTMLWriter
+
+    frames = [0]
+
+    def drawn(i: int, n: int) -> None:  # matplotlib calls it as frame i of n is drawn
+        frames[0] = n
+        if progress is not None:
+            progress(i, n)
 
     with matplotlib.rc_context({"savefig.dpi": "figure" if dpi is None else float(dpi)}):
         if suffix == ".gif":
-            anim.save(out, writer="pillow", fps=fps)
+            anim.save(out, writer="pillow", fps=fps, progress_callback=drawn)
         else:
-            page = _HTML_PAGE.format(title=out.stem, body=anim.to_jshtml(fps=fps))
-            out.write_text(page, encoding="utf-8")
+            # what anim.to_jshtml(fps=fps) makes, with the progress callback
+            rate = fps if fps is not None else 1000 / getattr(anim, "_interval", 200)
+            mode = "loop" if getattr(anim, "_repeat", False) else "once"
+            with tempfile.TemporaryDirectory() as tmp:
+                frames_page = Path(tmp, "frames.html")
+                writer = HTMLWriter(fps=rate, embed_frames=True, default_mode=mode)  # type: ignore[arg-type]
+                anim.save(str(frames_page), writer=writer, progress_callback=drawn)
+                body = frames_page.read_text(encoding="utf-8")
+            out.write_text(_HTML_PAGE.format(title=out.stem, body=body), encoding="utf-8")
+    if progress is not None:
+        progress(frames[0], frames[0])
     return out
 
 
