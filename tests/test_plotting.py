@@ -429,8 +429,10 @@ def test_cli_animate_html_and_bad_extension(
     page = tmp_path / "a.html"
     assert main(["animate", "--lr", "0.5", "--steps", "2", "--dpi", "30", "--out", str(page)]) == 0
     assert page.read_text(encoding="utf-8").count("data:image/png;base64,") == 3
-    assert main(["animate", "--out", str(tmp_path / "a.mp4")]) == 2
-    assert "--out must end in .gif or .html" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused by argparse, before any work
+        main(["animate", "--out", str(tmp_path / "a.mp4")])
+    assert exit_info.value.code == 2
+    assert "argument --out: must end in .gif, .html or .htm" in capsys.readouterr().err
     assert not (tmp_path / "a.mp4").exists()
 
 
