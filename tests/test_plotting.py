@@ -236,6 +236,44 @@ def test_save_animation_reports_progress(line: Any, tmp_path: Path, suffix: str)
 
 
 @needs_mpl
+def test_saved_frames_are_those_of_a_full_draw(
+    line: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save_animation draws what no frame changes once (its fast path): every frame has the
+    pixels of matplotlib's own full redraw, and the figure draws whole afterwards."""
+    from PIL import Image, ImageSequence
+
+    X, y = line
+    kw = {"learning_rates": [0.1, FAST_DIVERGING], "epochs": 6, "panel_size": 2.0, "dpi": 40}
+    taken = []
+    static_background = plotting._static_background
+
+    def spy(*args: Any) -> Any:
+        taken.append(True)
+        return static_background(*args)
+
+    monkeypatch.setattr(plotting, "_static_background", spy)
+    fast = plotting.animate_fit(X, y, **kw)
+    plotting.save_animation(fast, tmp_path / "fast.gif")
+    assert taken == [True]
+    full = plotting.animate_fit(X, y, **kw)
+    full.save(tmp_path / "full.gif", writer="pillow")  # every frame drawn whole
+
+    def frames(path: Path) -> list[np.ndarray[Any, Any]]:
+        with Image.open(path) as im:
+            return [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+
+    ours, theirs = frames(tmp_path / "fast.gif"), frames(tmp_path / "full.gif")
+    assert len(ours) == len(theirs) == 7
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {i}")
+    fig_of(fast).savefig(tmp_path / "after.png")
+    fig_of(full).savefig(tmp_path / "after_full.png")
+    with Image.open(tmp_path / "after.png") as a, Image.open(tmp_path / "after_full.png") as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@needs_mpl
 def test_animation_of_mini_batches_counts_epochs(line: Any, tmp_path: Path) -> None:
     from PIL import Image
 
