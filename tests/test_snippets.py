@@ -54,6 +54,7 @@ SKIPPED_PROGRAMS = {
 # `python -m MODULE` for a module that is not fastsgd's
 SKIPPED_MODULES = {
     "venv": "makes a virtual environment",
+    "pytest": "runs the test suite this test belongs to",
 }
 # `python SCRIPT` runs a file of the source tree, not of the package
 SKIPPED_SCRIPTS = {
@@ -212,7 +213,8 @@ def _execute(snippet: Snippet, folder: Path) -> Outcome:
         except AssertionError as exc:
             return Outcome(failure=f"{where}: {exc}")
         if argv is None:
-            reasons[words[0]] = reason
+            shown = 1 if words[0] != "python" else 3 if words[1:2] == ["-m"] else 2
+            reasons[" ".join(words[:shown])] = reason
             continue
         outcome = _run(argv, folder, env, f"{shlex.join(words)!r} in {where}")
         if outcome is not None:
