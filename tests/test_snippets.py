@@ -269,3 +269,60 @@ def test_the_pages_have_snippets() -> None:
 def test_every_skip_gives_a_reason() -> None:
     for s in SNIPPETS:
         assert s.skip is None or len(s.skip.split()) >= 3, f"{s.name}: say why it is skipped"
+
+
+# --- install commands ---------------------------------------------------------------------------
+
+
+def _pip_installs() -> list[tuple[Snippet, list[str]]]:
+    """Every ``pip install`` command of the pages' bash blocks, with its block."""
+    return [
+        (s, words)
+        for s in SNIPPETS
+        if s.language == "bash"
+        for words in _commands(s.code)
+        if words[:2] == ["pip", "install"]
+    ]
+
+
+def test_no_page_installs_fastsgd_from_an_index() -> None:
+    """fastsgd is not published: a page installs it from a clone (., '.[extra]'), an sdist or
+    a wheel file, never by its name from a package index."""
+    for s, words in _pip_installs():
+        for arg in words[2:]:
+            assert not re.fullmatch(r"fastsgd(\[[\w,]+\])?([<>=!~].*)?", arg), (
+                f"{s.name}: {shlex.join(words)!r} would look for fastsgd on a package index"
+            )
+
+
+def test_no_build_isolation_comes_after_the_build_requirements() -> None:
+    """A block that builds with --no-build-isolation first installs what the build needs
+    (pyproject.toml's [build-system] requires), and one that then runs the tests installs
+    the test extra: the commands work in a fresh virtual environment."""
+    tomllib = pytest.importorskip("tomllib")
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        requires = tomllib.load(f)["build-system"]["requires"]
+    needed = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in requires}  # type: ignore[union-attr]
+    checked = 0
+    for s in SNIPPETS:
+        if s.language != "bash":
+            continue
+        installed: set[str] = set()
+        extras: set[str] = set()
+        built = False
+        for words in _commands(s.code):
+            if words[:2] == ["pip", "install"]:
+                args = words[2:]
+                if "--no-build-isolation" in args:
+                    assert needed <= installed, (
+                        f"{s.name}: {shlex.join(words)!r} needs {sorted(needed - installed)} "
+                        "installed before it"
+                    )
+                    checked += 1
+                    built = True
+                    for arg in args:
+                        extras |= set(re.findall(r"\w+", arg.partition("[")[2]))
+                installed |= {a.lower() for a in args if not a.startswith("-")}
+            elif built and (words[0] == "pytest" or words[:3] == ["python", "-m", "pytest"]):
+                assert "test" in extras, f"{s.name}: the tests run without the test extra"
+    assert checked >= 2  # the README's Development section and docs/install.md
