@@ -6,6 +6,7 @@ import doctest
 import inspect
 import os
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -30,17 +31,24 @@ CLIENT_PID = os.getpid()
 pytestmark = pytest.mark.timeout(120)
 
 
+# Every server on a port the system picks, never dask's defaults (8786 for the scheduler,
+# 8787 for its HTTP server), which another cluster or a second test run may hold: with
+# dashboard_address=None the scheduler still serves HTTP (health, metrics), on 8787
+# unless told otherwise.
+CLUSTER_PORTS: dict[str, Any] = {
+    "host": "127.0.0.1",
+    "scheduler_port": 0,
+    "dashboard_address": None,
+    "worker_dashboard_address": None,
+    "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
+}
+
+
 @pytest.fixture(scope="module")
 def client() -> Any:
     with (
         distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            worker_dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
+            n_workers=2, threads_per_worker=1, processes=True, **CLUSTER_PORTS
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as c,
     ):
@@ -344,6 +352,64 @@ def test_starts_and_closes_a_local_cluster(monkeypatch: pytest.MonkeyPatch) -> N
     assert started[0].scheduler.address.startswith("tcp://127.0.0.1:")
 
 
+DASK_PORTS = (8786, 8787)  # the scheduler's and the dashboard's
+
+
+@pytest.fixture
+def dask_ports_taken() -> Any:
+    """Hold 127.0.0.1:8786 and 127.0.0.1:8787 as another cluster would. When something
+    holds them already, the test's condition is met without it: skipped."""
+    held: list[socket.socket] = []
+    try:
+        for port in DASK_PORTS:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                pytest.skip(f"127.0.0.1:{port} is taken already ({exc.strerror})")
+            sock.listen()
+        yield
+    finally:
+        for sock in held:
+            sock.close()
+
+
+@pytest.mark.usefixtures("dask_ports_taken")
+def test_clusters_start_while_the_default_ports_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' cluster and the one fastsgd.dask starts bind no fixed port. Under
+    filterwarnings=error, dask's "Port 8787 is already in use" warning, or the socket its
+    failed bind leaves unclosed (a ResourceWarning), would fail this test."""
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, **CLUSTER_PORTS)
+        as cluster,
+        distributed.Client(cluster, set_as_default=False) as c,
+    ):  # fmt: skip
+        assert c.submit(sum, [1, 2]).result() == 3
+        scheduler = cluster.scheduler
+        assert scheduler.port not in DASK_PORTS
+        assert scheduler.http_server.port not in DASK_PORTS
+        for worker_port in (int(a.rsplit(":", 1)[1]) for a in scheduler.workers):
+            assert worker_port not in DASK_PORTS
+
+    started: list[Any] = []
+
+    class InProcess(distributed.LocalCluster):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.update(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://")
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(distributed, "LocalCluster", InProcess)  # fastsgd.dask's own options
+    Xm, ym = make_line()
+    r = fdask.fit(da.from_array(Xm, chunks=50), da.from_array(ym, chunks=50),
+                  method="gradient", epochs=2)  # fmt: skip
+    assert r.n_epochs == 2
+    (own,) = started
+    assert own.scheduler.port not in DASK_PORTS
+    assert own.scheduler.http_server.port not in DASK_PORTS
+
+
 # ---------------------------------------------------------------------------
 # Options and bad input
 # ---------------------------------------------------------------------------
@@ -371,7 +437,9 @@ def test_docstring_examples(name: str) -> None:
     test = doctest.DocTestFinder().find(func, name, globs=vars(fdask))[0]
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     out: list[str] = []
-    with warnings.catch_warnings():  # another cluster on this machine may hold port 8787
+    # the examples' clients (dashboard_address=None) serve HTTP on 8787, which another
+    # cluster on this machine may hold: dask then warns and moves to another port
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         result = runner.run(test, out=out.append)
     assert result.attempted > 0

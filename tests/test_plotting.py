@@ -222,6 +222,58 @@ def test_html_contains_every_frame(line: Any, tmp_path: Path) -> None:
 
 
 @needs_mpl
+@pytest.mark.parametrize("suffix", [".gif", ".html"])
+def test_save_animation_reports_progress(line: Any, tmp_path: Path, suffix: str) -> None:
+    X, y = line
+    epochs = 3
+    anim = plotting.animate_fit(X, y, learning_rates=[0.1], epochs=epochs, panel_size=1.5, dpi=20)
+    calls: list[tuple[int, int]] = []
+    plotting.save_animation(
+        anim, tmp_path / f"sgd{suffix}", progress=lambda i, n: calls.append((i, n))
+    )
+    n = epochs + 1
+    assert calls == [*((i, n) for i in range(n)), (n, n)]  # each frame, then the file written
+
+
+@needs_mpl
+def test_saved_frames_are_those_of_a_full_draw(
+    line: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save_animation draws what no frame changes once (its fast path): every frame has the
+    pixels of matplotlib's own full redraw, and the figure draws whole afterwards."""
+    from PIL import Image, ImageSequence
+
+    X, y = line
+    kw = {"learning_rates": [0.1, FAST_DIVERGING], "epochs": 6, "panel_size": 2.0, "dpi": 40}
+    taken = []
+    static_background = plotting._static_background
+
+    def spy(*args: Any) -> Any:
+        taken.append(True)
+        return static_background(*args)
+
+    monkeypatch.setattr(plotting, "_static_background", spy)
+    fast = plotting.animate_fit(X, y, **kw)
+    plotting.save_animation(fast, tmp_path / "fast.gif")
+    assert taken == [True]
+    full = plotting.animate_fit(X, y, **kw)
+    full.save(tmp_path / "full.gif", writer="pillow")  # every frame drawn whole
+
+    def frames(path: Path) -> list[np.ndarray[Any, Any]]:
+        with Image.open(path) as im:
+            return [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+
+    ours, theirs = frames(tmp_path / "fast.gif"), frames(tmp_path / "full.gif")
+    assert len(ours) == len(theirs) == 7
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {i}")
+    fig_of(fast).savefig(tmp_path / "after.png")
+    fig_of(full).savefig(tmp_path / "after_full.png")
+    with Image.open(tmp_path / "after.png") as a, Image.open(tmp_path / "after_full.png") as b:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@needs_mpl
 def test_animation_of_mini_batches_counts_epochs(line: Any, tmp_path: Path) -> None:
     from PIL import Image
 
@@ -415,8 +467,10 @@ def test_cli_animate_html_and_bad_extension(
     page = tmp_path / "a.html"
     assert main(["animate", "--lr", "0.5", "--steps", "2", "--dpi", "30", "--out", str(page)]) == 0
     assert page.read_text(encoding="utf-8").count("data:image/png;base64,") == 3
-    assert main(["animate", "--out", str(tmp_path / "a.mp4")]) == 2
-    assert "--out must end in .gif or .html" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # refused by argparse, before any work
+        main(["animate", "--out", str(tmp_path / "a.mp4")])
+    assert exit_info.value.code == 2
+    assert "argument --out: must end in .gif, .html or .htm" in capsys.readouterr().err
     assert not (tmp_path / "a.mp4").exists()
 
 

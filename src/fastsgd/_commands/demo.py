@@ -5,33 +5,44 @@ learning rate 0.1, printing the mean squared error every 10 steps."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
 import time
-from collections.abc import Callable
 
 import numpy as np
 
+from fastsgd._commands._common import (
+    add_progress_argument,
+    check_progress,
+    count,
+    learning_rate,
+    output_prefix,
+    positive_int,
+    progress_bar,
+    require,
+)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=100, help="number of points (default 100)")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
-    p.add_argument("--steps", type=int, default=100, help="gradient-descent steps (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the data (default 0)")
+    p.add_argument("--n", type=positive_int, default=100, help="number of points (default 100)")
+    p.add_argument("--lr", type=learning_rate, default=0.1, help="learning rate (default 0.1)")
     p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a progress bar over the steps (default: when tqdm is installed and "
-        "standard error is a terminal)",
+        "--steps", type=positive_int, default=100, help="gradient-descent steps (default 100)"
     )
+    p.add_argument("--seed", type=count, default=0, help="seed of the data (default 0)")
+    add_progress_argument(p, "the steps")
     p.add_argument(
         "--plot",
         metavar="PREFIX",
         nargs="?",
+        type=output_prefix,
         const="lesson",
         help="also write PREFIX-before.png and PREFIX-after.png (needs matplotlib)",
     )
+
+
+def requires(args: argparse.Namespace) -> None:
+    check_progress(args)
+    if args.plot:
+        require("matplotlib", "--plot")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,24 +55,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"y = X @ a with X = [x, 1]: {args.n} points around the line y = 3x + 2 (+ U[0,1) noise)")
     print(f"start from a = {a0}, learning rate {args.lr}, {args.steps} full-batch steps\n")
 
-    progress = args.progress
-    if progress is None:
-        progress = sys.stderr.isatty() and importlib.util.find_spec("tqdm") is not None
-    write: Callable[[str], object] = print
-    if progress:
-        from tqdm.auto import tqdm
+    with progress_bar(args, total=args.steps, desc="demo", unit="step") as bar:
 
-        write = tqdm.write  # lines above the bar, not through it
+        def report(epoch: int, loss: float, w: np.ndarray) -> None:
+            bar.update_to(epoch)
+            if epoch % 10 == 0:
+                bar.write(f"  step {epoch:4d}   loss {loss:10.6f}   a = [{w[0]:7.4f}, {w[1]:7.4f}]")
 
-    def report(epoch: int, loss: float, w: np.ndarray) -> None:
-        if epoch % 10 == 0:
-            write(f"  step {epoch:4d}   loss {loss:10.6f}   a = [{w[0]:7.4f}, {w[1]:7.4f}]")
-
-    t0 = time.perf_counter()
-    result = fastsgd.fit(
-        X, y, w0=a0, learning_rate=args.lr, batch_size=None, epochs=args.steps,
-        shuffle=False, callback=report, progress=progress,
-    )  # fmt: skip
+        t0 = time.perf_counter()
+        result = fastsgd.fit(
+            X, y, w0=a0, learning_rate=args.lr, batch_size=None, epochs=args.steps,
+            shuffle=False, callback=report,
+        )  # fmt: skip
     elapsed = time.perf_counter() - t0
     best = np.linalg.lstsq(X, y, rcond=None)[0]
     print(f"\nstart loss {result.loss_history[0]:.6f} -> final loss {result.loss:.6f}")

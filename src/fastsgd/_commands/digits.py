@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fastsgd._commands._common import count, learning_rate, picture_file, positive_int, require
+
 # Gray levels 0..16 of the digits, light to dark.
 RAMP = " .:-=+*#%@"
 SPLIT_SEED = 0
@@ -36,10 +38,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="learning rate, or 'auto' (default): from the curvature of the cross-entropy",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default 0)")
-    p.add_argument("--show", type=int, default=4, help="test images drawn as text (default 4)")
+    p.add_argument("--seed", type=count, default=0, help="seed of the shuffle (default 0)")
+    p.add_argument("--show", type=count, default=4, help="test images drawn as text (default 4)")
     p.add_argument(
-        "--out", metavar="FILE.png", help="also draw a grid of test digits (needs matplotlib)"
+        "--out",
+        metavar="FILE.png",
+        type=picture_file,
+        help="also draw a grid of test digits (needs matplotlib)",
     )
     p.add_argument(
         "--compare",
@@ -52,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=5,
         help="timed fits with --compare (median; default 5)",
     )
+
+
+def requires(args: argparse.Namespace) -> None:
+    require("sklearn", "this command")  # the digits data come with it
+    if args.out:
+        require("matplotlib", "--out")
 
 
 @dataclass
@@ -107,22 +118,11 @@ def parse_lr(text: str) -> float | str:
     if text == "auto":
         return "auto"
     try:
-        lr = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0 or 'auto', got {text!r}") from None
-    if not (lr > 0 and np.isfinite(lr)):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return lr
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
+        return learning_rate(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number > 0 or 'auto', got {text!r}"
+        ) from None
 
 
 def article(c: int) -> str:
