@@ -582,7 +582,7 @@ def fit(
     >>> import dask.array as da, distributed, fastsgd.dask
     >>> X = da.random.default_rng(0).standard_normal((4000, 3), chunks=1000)
     >>> y = X @ da.from_array([1.0, -2.0, 0.5]) + 3.0
-    >>> with distributed.Client(processes=False, dashboard_address=None) as client:
+    >>> with distributed.Client(processes=False, dashboard_address="127.0.0.1:0") as client:
     ...     r = fastsgd.dask.fit(X, y, method="gradient", learning_rate=0.5, epochs=60,
     ...                          fit_intercept=True, client=client)
     >>> r.w.round(2), round(r.b, 2)
@@ -696,7 +696,7 @@ class DaskAdapter:
     >>> import dask.array as da, distributed, fastsgd
     >>> X = da.random.default_rng(0).standard_normal((4000, 3), chunks=1000)
     >>> y = X @ da.from_array([1.0, -2.0, 0.5]) + 3.0
-    >>> with distributed.Client(processes=False, dashboard_address=None) as client:
+    >>> with distributed.Client(processes=False, dashboard_address="127.0.0.1:0") as client:
     ...     reg = fastsgd.SGDRegressor(random_state=0).fit(X, y, client=client)
     ...     pred = reg.predict(X)             # a dask array, computed block by block
     ...     err = float(abs(pred - y).max().compute())
