@@ -20,10 +20,16 @@ std::string joined_loss_names() {
   return s;
 }
 
+LossId find_loss(const std::string& name) {
+  for (const LossId id : kAllLosses)
+    if (name == loss_info(id).name) return id;
+  fail("unknown loss '" + name + "'; the core has " + joined_loss_names());
+}
+
 LossSpec make_loss(const std::string& name, const std::vector<double>& params) {
-  for (const LossId id : kAllLosses) {
+  {
+    const LossId id = find_loss(name);
     const LossInfo info = loss_info(id);
-    if (name != info.name) continue;
     if (static_cast<int>(params.size()) != info.n_params)
       fail("the " + name + " loss takes " + std::to_string(info.n_params) + " parameter(s), got " +
            std::to_string(params.size()));
@@ -36,7 +42,6 @@ LossSpec make_loss(const std::string& name, const std::vector<double>& params) {
     }
     return spec;
   }
-  fail("unknown loss '" + name + "'; the core has " + joined_loss_names());
 }
 
 py::tuple loss_params(const LossSpec& s) {
@@ -115,7 +120,7 @@ void register_specs(py::module_& m) {
   m.def(
       "loss_info",
       [](const std::string& name) {
-        const LossInfo info = loss_info(make_loss(name, {}).id);
+        const LossInfo info = loss_info(find_loss(name));
         py::list params;
         for (int i = 0; i < info.n_params; ++i) params.append(info.param_names[i]);
         py::dict d;
