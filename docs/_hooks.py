@@ -1,4 +1,10 @@
-"""MkDocs hooks: the benchmark report page shows whatever benchmarks/results/ holds.
+"""MkDocs hooks: the benchmark report page shows whatever benchmarks/results/ holds, and
+the page of a fit's parts shows the registry's tables.
+
+The tables of losses, penalties, update rules and schedules are read from the registry,
+src/fastsgd/_registry.py, and the losses' formulas from their C++ types in
+cpp/include/fastsgd/losses.hpp, both parsed as source (the site is built without the
+compiled module): ``<!-- registry-tables -->`` in docs/parts.md is replaced by them.
 
 ``nox -s bench`` writes one Markdown report per benchmark script (and PNG plots)
 into benchmarks/results/. The page docs/benchmarks.md has a marker,
@@ -14,10 +20,14 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from mkdocs.structure.files import File, Files
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _registry_tables import REGISTRY_MARKER, REGISTRY_PAGE, registry_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -28,7 +38,7 @@ ORDER = ["kernels", "sgd", "classify", "scaling", "dask", "plots"]  # the rest f
 # (file, words griffe takes for parameter names): SGDClassifier's "Parameters" section is a
 # sentence ("The same as SGDRegressor. With early_stopping the validation split is ...")
 # rather than a numpydoc list. Remove the entry once that docstring is fixed.
-KNOWN_DOCSTRING_ISSUES = [("src/fastsgd/estimators.py", ("The", "is", "validation"))]
+KNOWN_DOCSTRING_ISSUES: list[tuple[str, tuple[str, ...]]] = []
 
 
 class _KnownDocstringIssues(logging.Filter):
@@ -85,6 +95,8 @@ def on_files(files: Files, config: Any) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    if page.file.src_uri == REGISTRY_PAGE and REGISTRY_MARKER in markdown:
+        return markdown.replace(REGISTRY_MARKER, registry_tables())
     if page.file.src_uri != PAGE or MARKER not in markdown:
         return markdown
     reports = _reports()

@@ -147,3 +147,28 @@ def test_losses_refuse_the_wrong_targets() -> None:
                                    else np.ones(2), loss=e.name)  # fmt: skip
     with pytest.raises(ValueError, match="unknown loss 'hingee'"):
         fastsgd.loss_value(X, np.ones(4), np.ones(2), loss="hingee")
+
+
+def test_the_docs_tables_list_every_part() -> None:
+    """docs/parts.md's tables come from the registry's source: every part is there."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "_registry_tables.py"
+    if not path.is_file():
+        pytest.skip("the documentation's sources are not at hand")
+    spec = importlib.util.spec_from_file_location("_registry_tables", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_registry_tables"] = module
+    spec.loader.exec_module(module)
+    tables = module.registry_tables()
+    from fastsgd._registry import PENALTIES, SCHEDULES, UPDATES
+
+    for registry in (LOSSES, PENALTIES, UPDATES, SCHEDULES):
+        for e in registry:
+            assert f"| `{e.name}` |" in tables, e.name
+    for e in LOSSES:
+        assert e.formula in tables, e.name

@@ -778,14 +778,15 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
 
     Parameters
     ----------
-    The same as :class:`SGDRegressor`, and
-
     class_weight : dict {label: weight}, "balanced" or None
         Weights of the classes, multiplying each row's loss and gradient
         ("balanced": ``n_samples / (n_classes · count(label))``).
-
-    With ``early_stopping`` the validation split is stratified by class when every class
-    has at least two members, and the validation loss is the cross-entropy.
+    **params
+        The other parameters of :class:`SGDRegressor`, with the same meaning, but
+        ``loss``: "auto" (multinomial softmax, logistic for two classes) or a
+        classification loss of the losses' table. With ``early_stopping`` the validation
+        split is stratified by class when every class has at least two members, and the
+        validation loss is the training loss.
 
     Attributes
     ----------
