@@ -153,6 +153,15 @@ LOSSES: Registry[Loss] = Registry(
             target="class",
             aliases=("multinomial", "cross_entropy"),
         ),
+        Loss(
+            "huber",
+            "squared error within epsilon of the target, linear beyond (robust to outliers)",
+            core="huber",
+            target="real",
+            parameter="epsilon",
+            default=1.0,
+            core_params=_one_param,
+        ),
     ],
 )
 

@@ -296,6 +296,15 @@ LOSSES: dict[str, RefLoss] = {
         neg=0.0,
     ),
     "softmax": RefLoss("class", _softmax_value, _softmax_deriv, lambda p, k: 0.5),
+    "huber": RefLoss(
+        "real",
+        lambda z, y, p, k: np.where(
+            np.abs(z - y) <= p, 0.5 * (z - y) ** 2, p * (np.abs(z - y) - 0.5 * p)
+        ),  # fmt: skip
+        lambda z, y, p, k: np.clip(z - y, -p, p),
+        lambda p, k: 1.0,
+        default=1.0,
+    ),
 }
 ALIASES = {
     "mean_squared_error": "mse",

@@ -30,7 +30,8 @@ namespace fastsgd {
 #define FASTSGD_LOSSES(X) \
   X(squared, Squared)     \
   X(logistic, Logistic)   \
-  X(softmax, Softmax)
+  X(softmax, Softmax)     \
+  X(huber, Huber)
 // clang-format on
 
 enum class LossId : int {
@@ -119,6 +120,25 @@ struct Softmax {
     return std::log(sum) - (z[label * zs] - m);           // −log p_label
   }
   double curvature() const { return 0.5; }
+};
+
+// Huber's loss: ½(z − y)² within delta of the target, linear beyond it, so that
+// outliers pull with a bounded force (scikit-learn's huber, delta its epsilon).
+struct Huber : EachOutput {
+  static constexpr const char* doc = "½r² if |r| ≤ δ, else δ·(|r| − δ/2), r = z − y";
+  static constexpr int n_params = 1;
+  static constexpr const char* param_names[2] = {"delta", nullptr};
+  double delta;
+  explicit Huber(const LossSpec& s) : delta(s.param[0]) {}
+  double value(double z, double y) const {
+    const double a = std::fabs(y - z);
+    return a <= delta ? 0.5 * a * a : delta * (a - 0.5 * delta);
+  }
+  double deriv(double z, double y) const {
+    const double r = z - y;
+    return std::fabs(r) <= delta ? r : (r >= 0.0 ? delta : -delta);
+  }
+  double curvature() const { return 1.0; }
 };
 
 // Calls f(loss) with the loss object of spec's type (a switch generated from the list).
