@@ -607,7 +607,7 @@ BAD = {
     "epochs-neg": ({"epochs": -1}, ValueError, "epochs"),
     "epochs-float": ({"epochs": 1.5}, TypeError, "epochs"),
     "schedule": ({"schedule": "linear"}, ValueError, "schedule"),
-    "loss": ({"loss": "hinge"}, ValueError, "loss"),
+    "loss": ({"loss": "no-such-loss"}, ValueError, "loss"),
     "lr-0": ({"learning_rate": 0.0}, ValueError, "learning_rate"),
     "lr-neg": ({"learning_rate": -0.1}, ValueError, "learning_rate"),
     "lr-nan": ({"learning_rate": math.nan}, ValueError, "learning_rate"),

@@ -162,6 +162,13 @@ LOSSES: Registry[Loss] = Registry(
             default=1.0,
             core_params=_one_param,
         ),
+        Loss(
+            "hinge",
+            "max(0, 1 − y·z): the linear support vector machine's",
+            core="hinge",
+            target="binary",
+            core_params=lambda v, k: (1.0,),
+        ),
     ],
 )
 

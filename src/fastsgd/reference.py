@@ -305,6 +305,12 @@ LOSSES: dict[str, RefLoss] = {
         lambda p, k: 1.0,
         default=1.0,
     ),
+    "hinge": RefLoss(
+        "binary",
+        lambda z, y, p, k: np.maximum(0.0, 1.0 - y * z),
+        lambda z, y, p, k: np.where(y * z <= 1.0, -y, 0.0),
+        lambda p, k: 1.0,
+    ),
 }
 ALIASES = {
     "mean_squared_error": "mse",

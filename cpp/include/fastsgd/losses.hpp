@@ -31,7 +31,8 @@ namespace fastsgd {
   X(squared, Squared)     \
   X(logistic, Logistic)   \
   X(softmax, Softmax)     \
-  X(huber, Huber)
+  X(huber, Huber)         \
+  X(hinge, Hinge)
 // clang-format on
 
 enum class LossId : int {
@@ -138,6 +139,23 @@ struct Huber : EachOutput {
     const double r = z - y;
     return std::fabs(r) <= delta ? r : (r >= 0.0 ? delta : -delta);
   }
+  double curvature() const { return 1.0; }
+};
+
+// The hinge loss of a margin y·z, targets ±1: ℓ = max(0, threshold − y·z), the
+// linear SVM's with threshold 1 and the perceptron's with threshold 0. Not smooth:
+// its curvature is that of the squared hinge's half, 1.
+struct Hinge : EachOutput {
+  static constexpr const char* doc = "max(0, threshold − y·z)";
+  static constexpr int n_params = 1;
+  static constexpr const char* param_names[2] = {"threshold", nullptr};
+  double threshold;
+  explicit Hinge(const LossSpec& s) : threshold(s.param[0]) {}
+  double value(double z, double y) const {
+    const double m = z * y;
+    return m <= threshold ? threshold - m : 0.0;
+  }
+  double deriv(double z, double y) const { return z * y <= threshold ? -y : 0.0; }
   double curvature() const { return 1.0; }
 };
 
