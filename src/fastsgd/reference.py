@@ -300,7 +300,7 @@ LOSSES: dict[str, RefLoss] = {
         "real",
         lambda z, y, p, k: np.where(
             np.abs(z - y) <= p, 0.5 * (z - y) ** 2, p * (np.abs(z - y) - 0.5 * p)
-        ),  # fmt: skip
+        ),
         lambda z, y, p, k: np.clip(z - y, -p, p),
         lambda p, k: 1.0,
         default=1.0,
