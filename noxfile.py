@@ -22,9 +22,24 @@ PYTHON = None  # the interpreter nox runs on
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Build and install the package (not editable) with every optional part, then run the
-    test suite against it."""
+    test suite against it; then the C++ core's own tests (cpp_tests)."""
     session.install(".[test,all]")
     session.run("pytest", *session.posargs)
+    session.notify("cpp_tests")
+
+
+@nox.session(python=PYTHON)
+def cpp_tests(session: nox.Session) -> None:
+    """The C++ core's tests, without Python (cpp/tests/): built with CMake into
+    build/cpp-tests and run by CTest, once per instruction set this machine runs."""
+    session.install("cmake>=3.18", "ninja")
+    build = ROOT / "build" / "cpp-tests"
+    session.run(
+        "cmake", "-S", str(ROOT / "cpp" / "tests"), "-B", str(build), "-G", "Ninja",
+        "-DCMAKE_BUILD_TYPE=Release", "-DFASTSGD_WERROR=ON",
+    )  # fmt: skip
+    session.run("cmake", "--build", str(build))
+    session.run("ctest", "--test-dir", str(build), "--output-on-failure")
 
 
 @nox.session(python=PYTHON, default=False)

@@ -29,6 +29,8 @@ MODULES = {
     "fastsgd": None,
     "fastsgd._buildinfo": None,
     "fastsgd.kernels": None,
+    "fastsgd._threads": None,
+    "fastsgd.config": None,
     "fastsgd.training": None,
     "fastsgd.datasets": None,
     "fastsgd.reference": None,

@@ -576,11 +576,11 @@ def test_dask_input_goes_through_the_dask_adapter(monkeypatch):
     adapter's) are fastsgd.dask's. A fake adapter records them."""
     import contextlib
 
-    from fastsgd import estimators
+    from fastsgd import _adapters
 
     calls = []
 
-    class FakeAdapter(estimators.InMemory):
+    class FakeAdapter(_adapters.InMemory):
         fit_params = ("method", "client", "local_epochs")
 
         def session(self, fit_params):

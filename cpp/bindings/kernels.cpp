@@ -53,7 +53,7 @@ py::tuple loss_grad_t(const py::array& X, const PyTargets& targets, const py::ar
     const py::gil_scoped_release release;
     Workspace ws;
     ws.threads = threads;
-    kernels_of<DenseRows<T>>(active_kernels()).loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
+    kernels_of<DenseRows<T>>(active_table()).loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
   }
   py::object G = py::none(), gb = py::none();
   if (grad) {
@@ -77,7 +77,7 @@ py::array predict_t(const py::array& X, const py::array& W, const py::object& b,
   T* o = out.mutable_data();
   {
     const py::gil_scoped_release release;
-    kernels_of<DenseRows<T>>(active_kernels()).predict(src, rs, p, o, p.k, threads);
+    kernels_of<DenseRows<T>>(active_table()).predict(src, rs, p, o, p.k, threads);
   }
   return std::move(out);
 }

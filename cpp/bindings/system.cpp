@@ -17,7 +17,7 @@ void register_system(py::module_& m) {
         const PermKey key = make_perm_key(static_cast<std::uint64_t>(n), seed, epoch);
         {
           const py::gil_scoped_release release;
-          active_kernels().perm(key, 0, n, o);
+          active_table().perm(key, 0, n, o);
         }
         return out;
       },

@@ -148,7 +148,7 @@ class Trainer {
     EpochStats stats;
     {
       const py::gil_scoped_release release;
-      stats = kernels_of<DenseRows<T>>(active_kernels()).epoch(src, tg, M, spec, ws_);
+      stats = kernels_of<DenseRows<T>>(active_table()).epoch(src, tg, M, spec, ws_);
     }
     if (pl.signalled) throw py::error_already_set();
     return stats;

@@ -32,29 +32,29 @@ bool cpu_supports(const char* name) {
   return false;
 }
 
-const IsaKernels* kernels_for(const char* name) {
+const IsaTable* kernels_for(const char* name) {
   if (!cpu_supports(name)) return nullptr;
-  if (std::strcmp(name, "baseline") == 0) return &isa_kernels_baseline();
+  if (std::strcmp(name, "baseline") == 0) return &isa_table_baseline();
 #if defined(FASTSGD_HAVE_ISA_AVX2)
-  if (std::strcmp(name, "avx2") == 0) return &isa_kernels_avx2();
+  if (std::strcmp(name, "avx2") == 0) return &isa_table_avx2();
 #endif
 #if defined(FASTSGD_HAVE_ISA_AVX512)
-  if (std::strcmp(name, "avx512") == 0) return &isa_kernels_avx512();
+  if (std::strcmp(name, "avx512") == 0) return &isa_table_avx512();
 #endif
   return nullptr;
 }
 
-const IsaKernels* best_kernels() {
+const IsaTable* best_kernels() {
   // FASTSGD_ISA forces a set (an unsupported one falls back to the best available).
   if (const char* forced = std::getenv("FASTSGD_ISA")) {
-    if (const IsaKernels* k = kernels_for(forced)) return k;
+    if (const IsaTable* k = kernels_for(forced)) return k;
   }
   for (const char* name : {"avx512", "avx2"})
-    if (const IsaKernels* k = kernels_for(name)) return k;
-  return &isa_kernels_baseline();
+    if (const IsaTable* k = kernels_for(name)) return k;
+  return &isa_table_baseline();
 }
 
-std::atomic<const IsaKernels*> g_kernels{nullptr};
+std::atomic<const IsaTable*> g_kernels{nullptr};
 
 // fastsgd's own thread count, set once from OMP_NUM_THREADS (its first number)
 // or the processors available to the process, and by set_num_threads: another
@@ -93,8 +93,8 @@ const int g_atfork_registered = pthread_atfork(nullptr, nullptr, &mark_forked_ch
 
 }  // namespace
 
-const IsaKernels& active_kernels() {
-  const IsaKernels* k = g_kernels.load(std::memory_order_acquire);
+const IsaTable& active_table() {
+  const IsaTable* k = g_kernels.load(std::memory_order_acquire);
   if (k == nullptr) {
     k = best_kernels();
     g_kernels.store(k, std::memory_order_release);
@@ -102,10 +102,10 @@ const IsaKernels& active_kernels() {
   return *k;
 }
 
-const char* active_isa() { return active_kernels().name; }
+const char* active_isa() { return active_table().name; }
 
 bool set_isa(const char* name) {
-  const IsaKernels* k = kernels_for(name);
+  const IsaTable* k = kernels_for(name);
   if (k == nullptr) return false;
   g_kernels.store(k, std::memory_order_release);
   return true;

@@ -22,7 +22,7 @@ import numpy as np
 from fastsgd._params import Boolean, Interval, IsCallable, IsString, Options, check
 from fastsgd._registry import LOSSES, PENALTIES, SCHEDULES, UPDATES
 
-__all__ = ["CONSTRAINTS", "FitConfig"]
+__all__ = ["CONSTRAINTS", "FitConfig", "make_config"]
 
 _Real, _Int = numbers.Real, numbers.Integral
 _UINT64_MAX = 2**64 - 1
@@ -218,3 +218,20 @@ def _seed(seed: Any) -> int | None:
         return int(seed.integers(1 << 62))
     value: int = check("seed", seed, CONSTRAINTS["seed"])
     return value
+
+
+def make_config(config: FitConfig | None, options: dict[str, Any]) -> FitConfig:
+    """A FitConfig from a given one and keyword options (``weight_decay`` is an L2 penalty)."""
+    options = dict(options)
+    if "weight_decay" in options:
+        wd = check("weight_decay", options.pop("weight_decay"), [Interval(_Real, 0, None)])
+        if wd:
+            if options.get("penalty", "l2") not in ("l2", None):
+                raise ValueError("weight_decay is the L2 penalty: pass penalty='l2' or no penalty")
+            options["penalty"] = "l2"
+            options["alpha"] = wd
+    if config is None:
+        return FitConfig.from_options(options)
+    if not isinstance(config, FitConfig):
+        raise TypeError(f"config must be a fastsgd.FitConfig, got {type(config).__name__}")
+    return config.replace(**options) if options else config

@@ -47,12 +47,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"(original error: {exc})"
     ) from exc
 
-from fastsgd import training
+from fastsgd import _driver as driver
 from fastsgd._data import Dataset, pair, target_shape
 from fastsgd._ext import _core
 from fastsgd._registry import LOSSES, Loss
 from fastsgd._validation import FloatArray, as_array, shape_str
-from fastsgd.config import FitConfig
+from fastsgd.config import FitConfig, make_config
 
 __all__ = ["ADAPTER", "fit"]
 
@@ -192,9 +192,9 @@ def _block_train(Xb: Any, yb: Any, swb: Any, state: dict[str, Any], job: _LocalJ
     model = _core.Model.from_state(state)
     spec = LOSSES[job.layout.loss].spec(job.layout.epsilon, job.layout.k)
     cfg = job.config
-    shuffle = training._shuffle(cfg, data.d, data.X.itemsize)
-    options = training.epoch_options(cfg, spec, seed=seed, shuffle=shuffle)
-    options.schedule = training._schedule_spec(cfg, spec, job.lr)
+    shuffle = driver.shuffle_code(cfg, data.d, data.X.itemsize)
+    options = driver.epoch_options(cfg, spec, seed=seed, shuffle=shuffle)
+    options.schedule = driver.schedule_spec(cfg, spec, job.lr)
     trainer = _core.Trainer(data.X, data.targets)
     steps, sums = 0, np.zeros(3)
     for j in range(job.local_epochs):
@@ -400,7 +400,7 @@ class DaskBackend:
         self.n, self.d = data.n, data.d
         self.threads = cfg.n_threads or 0
         n_blocks = len(cluster.blocks(data.X))
-        seeds = np.random.SeedSequence(training.resolve_seed(cfg.seed)).spawn(n_blocks)
+        seeds = np.random.SeedSequence(driver.resolve_seed(cfg.seed)).spawn(n_blocks)
         self.seeds = [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1)) for s in seeds]
         self.n_blocks = n_blocks
         # method="gradient": the gradient found with the last loss, and the model it was at
@@ -409,11 +409,11 @@ class DaskBackend:
 
     # -- loss -------------------------------------------------------------------------
     def loss(self, model: _core.Model, validation: bool = False) -> float:
-        W, b = training.reported(model)
+        W, b = driver.reported(model)
         if validation:
             v = self.validation
             if isinstance(v, Dataset):  # in-memory validation data
-                return training.data_loss(v, model, self.threads)
+                return driver.data_loss(v, model, self.threads)
             flat = self.cluster.run(v.X, v.y, v.sw, _block_loss_grad, W, b, v.layout, False,
                                     self.threads)  # fmt: skip
             return float(flat[1] / flat[0])
@@ -458,15 +458,13 @@ class DaskBackend:
         return float(np.linalg.eigvalsh(A)[-1]), float(np.trace(A))
 
     # -- one epoch --------------------------------------------------------------------
-    def epoch(self, model: _core.Model, options: _core.EpochOptions) -> training.EpochResult:
+    def epoch(self, model: _core.Model, options: _core.EpochOptions) -> driver.EpochResult:
         if self.method == "gradient":
             return self._gradient_step(model, options)
         return self._average(model, options)
 
-    def _gradient_step(
-        self, model: _core.Model, options: _core.EpochOptions
-    ) -> training.EpochResult:
-        W, _ = training.reported(model)
+    def _gradient_step(self, model: _core.Model, options: _core.EpochOptions) -> driver.EpochResult:
+        W, _ = driver.reported(model)
         if self._grad is None or not np.array_equal(self._grad[2], W):
             self.loss(model)
         assert self._grad is not None
@@ -474,9 +472,9 @@ class DaskBackend:
         lr = options.schedule.rate(model.t)
         model.step(_aligned(G), _aligned(gb), float(self.n), lr, options)
         self._grad = None
-        return training.EpochResult(1, self.n, value * self.n, value * self.n, value * self.n)
+        return driver.EpochResult(1, self.n, value * self.n, value * self.n, value * self.n)
 
-    def _average(self, model: _core.Model, options: _core.EpochOptions) -> training.EpochResult:
+    def _average(self, model: _core.Model, options: _core.EpochOptions) -> driver.EpochResult:
         job = _LocalJob(self.data.layout, self.cfg, options.schedule.eta0, int(options.epoch),
                         self.local_epochs, self.threads)  # fmt: skip
         update = options.update
@@ -492,7 +490,7 @@ class DaskBackend:
         flat = self.cluster.compute(_tree_sum(parts))  # the row-weighted sums come back
         steps, loss_sum, weighted, objective, n, averaged = lay.unpack(flat, start)
         model.assign(_core.Model.from_state(averaged))
-        return training.EpochResult(steps, n, loss_sum, weighted, objective)
+        return driver.EpochResult(steps, n, loss_sum, weighted, objective)
 
 
 def _gram_task(Xb: Any, _yb: Any, _sw: Any, fit_intercept: bool) -> FloatArray:
@@ -557,7 +555,7 @@ def fit(
     callback: Callable[[int, float, FloatArray], Any] | None = None,
     config: FitConfig | None = None,
     **options: Any,
-) -> training.FitResult:
+) -> driver.FitResult:
     """:func:`fastsgd.fit` on dask arrays, the blocks of rows trained on the cluster.
 
     Parameters
@@ -588,7 +586,7 @@ def fit(
     >>> r.w.round(2), round(r.b, 2)
     (array([ 1. , -2. ,  0.5]), 3.0)
     """
-    cfg = training.make_config(config, options)
+    cfg = make_config(config, options)
     local_epochs = _check_method(method, local_epochs)
     if method == "gradient":
         if cfg.batch_size is not None:
@@ -606,12 +604,12 @@ def fit(
                           sample_weight=sample_weight, class_weight=class_weight,
                           epsilon=cfg.epsilon)  # fmt: skip
         validation = _validation(validation_data, data, loss, cluster, cfg)
-        model = training.new_model(data.d, data.layout.k,
+        model = driver.new_model(data.d, data.layout.k,
                                    (data.d,) if data.vector else (data.d, data.layout.k),
                                    cfg.fit_intercept, w0, b0)  # fmt: skip
         backend = DaskBackend(data, validation, cluster, cfg, method=method,
                               local_epochs=local_epochs)  # fmt: skip
-        result = training.run(cfg, backend, model, loss, k=data.layout.k, vector=data.vector,
+        result = driver.run(cfg, backend, model, loss, k=data.layout.k, vector=data.vector,
                               has_validation=validation is not None, callback=callback)  # fmt: skip
     result.extra.update(method=method, n_blocks=backend.n_blocks, local_epochs=local_epochs)
     return result
@@ -771,7 +769,7 @@ class DaskAdapter:
     def backend(self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *,
                 n_classes: int | None, sample_weight: Any, class_weight: Any,
                 validation: tuple[Any, Any] | None,
-                fit_params: dict[str, Any]) -> tuple[training.Backend, int, bool]:  # fmt: skip
+                fit_params: dict[str, Any]) -> tuple[driver.Backend, int, bool]:  # fmt: skip
         cluster = self._cl()
         if self.method == "gradient":
             cfg = cfg.replace(batch_size=None)

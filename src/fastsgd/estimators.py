@@ -41,20 +41,17 @@ would be stable.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import numbers
-from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-    from sklearn.model_selection import train_test_split
     from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
-    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -62,8 +59,17 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'fastsgd[sklearn]'"
     ) from exc
 
-from fastsgd import training
-from fastsgd._data import Dataset
+from fastsgd import _driver as driver
+from fastsgd._adapters import (
+    FLOAT_DTYPES,
+    DataAdapter,
+    adapter_for,
+    check_fit_params,
+    class_weight_array,
+    native_view,
+    reject_dates,
+    transaction,
+)
 from fastsgd._ext import _core
 from fastsgd._registry import LOSSES, Loss
 from fastsgd._validation import FloatArray
@@ -72,214 +78,7 @@ from fastsgd.kernels import dot, log_softmax
 
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
-_FLOAT_DTYPES = [np.float64, np.float32]
 _MAX_SEED = np.iinfo(np.int32).max
-
-
-# --- transactions ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def transaction(estimator: Any) -> Iterator[None]:
-    """Runs a fit; on any exception (KeyboardInterrupt included) the estimator gets back
-    exactly the attributes it had before, then the exception goes on."""
-    before = dict(vars(estimator))
-    try:
-        yield
-    except BaseException:
-        vars(estimator).clear()
-        vars(estimator).update(before)
-        raise
-
-
-# --- where the data lives ---------------------------------------------------------------------
-
-
-class DataAdapter(Protocol):
-    """What the estimators need of a kind of data (in-memory arrays, dask arrays).
-
-    A fit opens ``session(fit_params)`` and uses the adapter it yields throughout."""
-
-    fit_params: tuple[str, ...]  # the extra keyword arguments its fit and partial_fit take
-
-    def session(self, fit_params: dict[str, Any]) -> contextlib.AbstractContextManager[Any]: ...
-
-    def validate(self, est: Any, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]: ...
-
-    def labels(self, y: Any) -> np.ndarray[Any, Any]: ...
-
-    def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]: ...
-
-    def encode(self, y: Any, classes: np.ndarray[Any, Any]) -> Any: ...
-
-    def split(
-        self, X: Any, y: Any, fraction: float, seed: int, stratify: bool
-    ) -> tuple[Any, Any, Any, Any]: ...
-
-    def backend(
-        self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *, n_classes: int | None,
-        sample_weight: Any, class_weight: Any, validation: tuple[Any, Any] | None,
-        fit_params: dict[str, Any],
-    ) -> tuple[training.Backend, int, bool]: ...  # fmt: skip
-
-    def predict(self, est: Any, X: Any, method: str) -> Any: ...
-
-
-def _is_dask_collection(x: Any) -> bool:
-    """True for dask arrays and other dask collections (without importing dask)."""
-    module = type(x).__module__ or ""
-    return (
-        module == "dask"
-        or module.startswith(("dask.", "dask_expr"))
-        or hasattr(type(x), "__dask_graph__")
-    )
-
-
-def _reject_dates(X: Any) -> None:
-    """Dates and durations are not features: scikit-learn's checks would turn them into numbers."""
-    kind = getattr(getattr(X, "dtype", None), "kind", None)
-    if kind in ("M", "m"):
-        raise TypeError(f"X must be numeric, got dtype {X.dtype} (dates or durations)")
-
-
-def _native_view(X: Any) -> Any:
-    """X itself, or a view of it whose dtype is NumPy's own float32/float64 instance.
-
-    Arrays read from files (memory maps from np.load) can carry an equal but distinct
-    dtype object; the view costs nothing and lets the core pick its float32 kernels.
-    """
-    for dt in (np.dtype(np.float32), np.dtype(np.float64)):
-        if X.dtype == dt and X.dtype is not dt:
-            return X.view(dt)
-    return X
-
-
-class InMemory:
-    """In-memory arrays (NumPy, lists, pandas), validated by scikit-learn's validate_data."""
-
-    fit_params: tuple[str, ...] = ()
-
-    def session(self, fit_params: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
-        return contextlib.nullcontext(self)
-
-    def validate(self, est: Any, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
-        _reject_dates(X)
-        X, y = validate_data(
-            est, X, y, dtype=_FLOAT_DTYPES, multi_output=est._multi_output_y(),
-            y_numeric=est._y_numeric(), reset=reset,
-        )  # fmt: skip
-        return _native_view(X), y
-
-    def labels(self, y: Any) -> np.ndarray[Any, Any]:
-        check_classification_targets(y)
-        return np.unique(y)
-
-    def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]:
-        return np.bincount(y, minlength=k)
-
-    def encode(self, y: Any, classes: np.ndarray[Any, Any]) -> Any:
-        idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
-        unknown = classes[idx] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels not in classes_ {classes!r}: "
-                f"{np.unique(np.asarray(y)[unknown])!r}"
-            )
-        return idx.astype(np.int64)
-
-    def split(
-        self, X: Any, y: Any, fraction: float, seed: int, stratify: bool
-    ) -> tuple[Any, Any, Any, Any]:
-        strat = None
-        if stratify:
-            counts = np.bincount(y)
-            strat = y if counts[counts > 0].min() >= 2 else None
-        try:
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=fraction, random_state=np.random.RandomState(seed), stratify=strat
-            )
-        except ValueError as exc:
-            raise ValueError(
-                f"early_stopping=True could not split off validation_fraction={fraction} of "
-                f"{len(y)} samples: {exc}"
-            ) from None
-        return X_tr, y_tr, X_val, y_val
-
-    def backend(
-        self, est: Any, X: Any, y: Any, loss: Loss, cfg: FitConfig, *, n_classes: int | None,
-        sample_weight: Any, class_weight: Any, validation: tuple[Any, Any] | None,
-        fit_params: dict[str, Any],
-    ) -> tuple[training.Backend, int, bool]:  # fmt: skip
-        data = Dataset.build(
-            X, y, loss, n_classes=n_classes, sample_weight=sample_weight,
-            class_weight=class_weight, check_input=False,
-        )  # fmt: skip
-        val = None
-        if validation is not None:
-            val = data.like(validation[0], validation[1], name_X="X_val", name_y="y_val")
-        return training.CoreBackend(data, val, cfg.n_threads or 0), data.k, data.vector
-
-    def predict(self, est: Any, X: Any, method: str) -> Any:
-        return getattr(est, "_" + method)(X)
-
-
-IN_MEMORY = InMemory()
-
-
-def _adapter(*arrays: Any) -> DataAdapter:
-    if any(_is_dask_collection(a) for a in arrays):
-        from fastsgd import dask as fdask
-
-        adapter: DataAdapter = fdask.ADAPTER
-        return adapter
-    return IN_MEMORY
-
-
-def _fit_params(adapter: DataAdapter, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(params) - set(adapter.fit_params))
-    if unknown:
-        where = (
-            "only used with dask arrays (fastsgd.dask)"
-            if not adapter.fit_params
-            else (f"not among {', '.join(adapter.fit_params)}")
-        )
-        raise TypeError(f"{method}() got unexpected keyword arguments {unknown}: they are {where}")
-    return params
-
-
-def class_weight_array(
-    class_weight: Any, classes: np.ndarray[Any, Any], adapter: DataAdapter, y: Any, *,
-    partial: bool,
-) -> FloatArray | None:  # fmt: skip
-    """One weight per class from a dict {label: weight} or "balanced" (None: no weights).
-
-    "balanced" gives ``n_samples / (n_classes · count(class))`` from the encoded labels y;
-    partial_fit refuses it (the counts of one chunk are not the data's).
-    """
-    if class_weight is None:
-        return None
-    k = len(classes)
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(
-                f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}"
-            )
-        if partial:
-            raise ValueError(
-                "class_weight='balanced' is not supported for partial_fit: pass a dict, for "
-                "example from sklearn.utils.class_weight.compute_class_weight on a sample of y"
-            )
-        counts = np.asarray(adapter.bincount(y, k), dtype=np.float64)
-        if (counts == 0).any():
-            raise ValueError("class_weight='balanced' needs every class in y")
-        out: FloatArray = counts.sum() / (k * counts)
-        return out
-    if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight must be a dict, 'balanced' or None, got {class_weight!r}")
-    unknown = [c for c in class_weight if c not in set(classes.tolist())]
-    if unknown:
-        raise ValueError(f"class_weight has labels that are not classes: {unknown!r}")
-    return np.array([float(class_weight.get(c, 1.0)) for c in classes.tolist()])
 
 
 def _signature_with(init: Any, **extra: Any) -> inspect.Signature:
@@ -442,8 +241,8 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
     # --- fit and partial_fit -----------------------------------------------------------------
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, fit_params: dict[str, Any]) -> Any:
-        fit_params = _fit_params(_adapter(X, y), "fit", fit_params)
-        with transaction(self), _adapter(X, y).session(fit_params) as adapter:
+        fit_params = check_fit_params(adapter_for(X, y), "fit", fit_params)
+        with transaction(self), adapter_for(X, y).session(fit_params) as adapter:
             self._check_loss_param()
             X, y = adapter.validate(self, X, y, reset=True)
             y_fit, n_classes = self._targets(adapter, y, first=True, classes=None)
@@ -468,9 +267,9 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             continuing = w0 is not None
             offset = int(getattr(self, "_epochs_seen", 0)) if continuing else 0
             shape = (backend.d,) if vector else (backend.d, k)
-            model = training.new_model(backend.d, k, shape, cfg.fit_intercept, w0, b0)
+            model = driver.new_model(backend.d, k, shape, cfg.fit_intercept, w0, b0)
             cfg = cfg.replace(seed=seed, epoch_offset=offset)
-            result = training.run(
+            result = driver.run(
                 cfg, backend, model, loss, k=k, vector=vector,
                 has_validation=validation is not None,
             )  # fmt: skip
@@ -481,8 +280,8 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
     def _partial_fit(
         self, X: Any, y: Any, classes: Any, sample_weight: Any, fit_params: dict[str, Any]
     ) -> Any:
-        fit_params = _fit_params(_adapter(X, y), "partial_fit", fit_params)
-        with transaction(self), _adapter(X, y).session(fit_params) as adapter:
+        fit_params = check_fit_params(adapter_for(X, y), "partial_fit", fit_params)
+        with transaction(self), adapter_for(X, y).session(fit_params) as adapter:
             first = not hasattr(self, "coef_")
             self._check_loss_param()
             X, y = adapter.validate(self, X, y, reset=first)
@@ -498,11 +297,11 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             )  # fmt: skip
             if first:
                 self._epochs_seen = 0
-                model = training.new_model(
+                model = driver.new_model(
                     backend.d, k, (backend.d,) if vector else (backend.d, k), cfg.fit_intercept,
                     None, None,
                 )  # fmt: skip
-                lr0 = training.initial_rate(cfg, backend, loss, k)
+                lr0 = driver.initial_rate(cfg, backend, loss, k)
             else:
                 model = self._model.copy()
                 if model.d != backend.d or model.k != k:
@@ -518,7 +317,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
                 epochs=1, epoch_offset=epoch, tol=None, progress=False, early_stopping=False,
                 seed=self._seed,
             )  # fmt: skip
-            result = training.run(
+            result = driver.run(
                 cfg, backend, model, loss, k=k, vector=vector, has_validation=False, lr0=lr
             )
             result.learning_rate = lr0
@@ -531,7 +330,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             return lr0  # adaptive needs the loss of whole epochs; constant here
         if cfg.schedule == "cosine":  # one half-cosine over `epochs`, then its last value
             epoch = min(epoch, max(cfg.epochs, 1) - 1)
-        rate = training._per_epoch_rates(cfg.replace(learning_rate=lr0), lr0)(epoch, lr0)
+        rate = driver.per_epoch_rates(cfg.replace(learning_rate=lr0), lr0)(epoch, lr0)
         return rate
 
     def _check_loss_param(self) -> None:
@@ -553,7 +352,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         return w0, (b0 if self.fit_intercept else None)
 
     def _store(
-        self, result: training.FitResult, vector: bool, *, epoch_offset: int, append: bool = False
+        self, result: driver.FitResult, vector: bool, *, epoch_offset: int, append: bool = False
     ) -> None:
         """Set the learned attributes from a fit's (or partial_fit's) result."""
         model = result.model
@@ -578,15 +377,15 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     def _coef_of(self, model: _core.Model) -> tuple[FloatArray, FloatArray]:
         """The weights (k, d) and intercept (k,) to report: the average when averaging."""
-        W, b = training.reported(model)
+        W, b = driver.reported(model)
         return W, (np.zeros(model.k) if b is None else b)
 
     # --- predictions -----------------------------------------------------------------------
 
     def _scores(self, X: Any) -> FloatArray:
         check_is_fitted(self)
-        _reject_dates(X)
-        X = _native_view(validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False))
+        reject_dates(X)
+        X = native_view(validate_data(self, X, dtype=FLOAT_DTYPES, reset=False))
         coef = self.coef_
         return dot(X, np.asarray(coef).T, self.intercept_)
 
@@ -706,7 +505,7 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
 
     def predict(self, X: Any) -> Any:
         """``X @ coef_.T + intercept_``: (n,) or (n, n_outputs), in X's float dtype."""
-        return _adapter(X).predict(self, X, "predict")
+        return adapter_for(X).predict(self, X, "predict")
 
     def _predict(self, X: Any) -> Any:
         return self._scores(X)
@@ -855,11 +654,11 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
     def decision_function(self, X: Any) -> Any:
         """Scores ``X @ coef_.T + intercept_``: (n,) for two classes (the score of
         ``classes_[1]``), (n, n_classes) otherwise."""
-        return _adapter(X).predict(self, X, "decision_function")
+        return adapter_for(X).predict(self, X, "decision_function")
 
     def predict(self, X: Any) -> Any:
         """The class with the highest score (the argmax of ``predict_proba``)."""
-        return _adapter(X).predict(self, X, "predict")
+        return adapter_for(X).predict(self, X, "predict")
 
     def _has_proba(self) -> bool:
         if self.loss != "auto" and LOSSES[self.loss].core not in ("logistic", "softmax"):
@@ -870,12 +669,12 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (n, n_classes), rows summing to 1: the softmax of the
         scores (for two classes the sigmoid of the one score)."""
-        return _adapter(X).predict(self, X, "predict_proba")
+        return adapter_for(X).predict(self, X, "predict_proba")
 
     @available_if(_has_proba)  # type: ignore[untyped-decorator]
     def predict_log_proba(self, X: Any) -> Any:
         """The logarithm of ``predict_proba``, computed stably."""
-        return _adapter(X).predict(self, X, "predict_log_proba")
+        return adapter_for(X).predict(self, X, "predict_log_proba")
 
     def _decision_function(self, X: Any) -> Any:
         S = self._scores(X)

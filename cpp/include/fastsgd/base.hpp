@@ -1,7 +1,7 @@
 // What every header of the core shares: the index type and the namespace of
 // the instruction set being compiled.
 //
-// The hot kernels are compiled once per instruction set (cpp/src/isa_kernels.cpp
+// The hot kernels are compiled once per instruction set (cpp/src/per_isa.cpp
 // with -DFASTSGD_ISA=baseline|avx2|avx512, see isa_table.hpp). Every inline
 // function they use lives in `inline namespace FASTSGD_ISA`, so the copies built
 // with different instruction sets have different names and the linker can never

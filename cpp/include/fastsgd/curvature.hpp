@@ -96,7 +96,7 @@ Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, 
   // two outputs: (1/n) X̃ᵀ X̃ V.
   Workspace ws;
   ws.threads = threads;
-  const SourceKernels<DenseRows<T>>& kern = kernels_of<DenseRows<T>>(active_kernels());
+  const SourceKernels<DenseRows<T>>& kern = kernels_of<DenseRows<T>>(active_table());
   std::vector<double> Wt(static_cast<std::size_t>(2 * d)),
       sums(static_cast<std::size_t>(out_size(2, d, true)));
   double b[2];

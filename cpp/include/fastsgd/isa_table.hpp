@@ -1,5 +1,5 @@
 // The hot kernels of one instruction set, as plain function pointers, per data
-// source. cpp/src/isa_kernels.cpp is compiled once per instruction set
+// source. cpp/src/per_isa.cpp is compiled once per instruction set
 // (baseline, AVX2, AVX-512) and fills one table; dispatch.cpp picks the best
 // one the CPU supports. Adding a data source adds a member here and its
 // instantiation there.
@@ -25,7 +25,7 @@ struct SourceKernels {
 
 using PermFn = void (*)(const PermKey&, index_t start, index_t count, index_t* out);
 
-struct IsaKernels {
+struct IsaTable {
   const char* name;
   SourceKernels<DenseRows<float>> dense_f32;
   SourceKernels<DenseRows<double>> dense_f64;
@@ -35,22 +35,22 @@ struct IsaKernels {
 };
 
 template <class Src>
-const SourceKernels<Src>& kernels_of(const IsaKernels& t);
+const SourceKernels<Src>& kernels_of(const IsaTable& t);
 template <>
-inline const SourceKernels<DenseRows<float>>& kernels_of(const IsaKernels& t) {
+inline const SourceKernels<DenseRows<float>>& kernels_of(const IsaTable& t) {
   return t.dense_f32;
 }
 template <>
-inline const SourceKernels<DenseRows<double>>& kernels_of(const IsaKernels& t) {
+inline const SourceKernels<DenseRows<double>>& kernels_of(const IsaTable& t) {
   return t.dense_f64;
 }
 
-const IsaKernels& isa_kernels_baseline();
-const IsaKernels& isa_kernels_avx2();
-const IsaKernels& isa_kernels_avx512();
+const IsaTable& isa_table_baseline();
+const IsaTable& isa_table_avx2();
+const IsaTable& isa_table_avx512();
 
 // Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.
-const IsaKernels& active_kernels();
+const IsaTable& active_table();
 const char* active_isa();
 bool set_isa(const char* name);  // false if unknown or unsupported here
 

@@ -56,7 +56,7 @@ index_t first_nonfinite_row(const T* X, index_t rows, index_t cols, index_t ld, 
 // the memory-bandwidth limit of a one-pass kernel, for the benchmarks.
 template <class T>
 double stream_read(const T* x, index_t n, int threads = 0) {
-  const IsaKernels& kt = active_kernels();
+  const IsaTable& kt = active_table();
   double (*fn)(const T*, index_t) = nullptr;
   if constexpr (sizeof(T) == 4)
     fn = kt.sum_f32;

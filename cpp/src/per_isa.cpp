@@ -37,7 +37,7 @@ constexpr SourceKernels<Src> source_kernels() {
   return {&loss_grad_entry<Src>, &predict_entry<Src>, &epoch_entry<Src>};
 }
 
-const IsaKernels table{FASTSGD_STR(FASTSGD_ISA),
+const IsaTable table{FASTSGD_STR(FASTSGD_ISA),
                        source_kernels<DenseRows<float>>(),
                        source_kernels<DenseRows<double>>(),
                        &perm_positions,
@@ -46,6 +46,6 @@ const IsaKernels table{FASTSGD_STR(FASTSGD_ISA),
 
 }  // namespace
 
-const IsaKernels& FASTSGD_CAT(isa_kernels_, FASTSGD_ISA)() { return table; }
+const IsaTable& FASTSGD_CAT(isa_table_, FASTSGD_ISA)() { return table; }
 
 }  // namespace fastsgd

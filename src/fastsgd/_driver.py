@@ -1,0 +1,469 @@
+"""The driver of a fit: epochs run by a backend (the C++ core on in-memory data, or
+fastsgd.dask's on a cluster), and between them the per-epoch schedule, the recorded
+losses, the callback, early stopping, the stopping rules and the divergence guard.
+fastsgd.fit, the estimators and fastsgd.dask all train through ``run``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from fastsgd._data import Dataset
+from fastsgd._ext import _core
+from fastsgd._registry import PENALTIES, SCHEDULES, UPDATES, Loss
+from fastsgd._validation import FloatArray, as_array, check_finite, shape_str
+from fastsgd.config import FitConfig
+
+_DIVERGENCE_FACTOR = 1e3
+_LARGEST_RATE = math.nextafter(math.inf, 0.0)
+# Choosing a step size needs λ_max to a few digits only; suggest_learning_rate is precise.
+_ROUGH_TOL = 1e-3
+
+
+class DivergenceError(FloatingPointError, ValueError):
+    """Training diverged: the loss became non-finite or grew far past its start.
+
+    A ``FloatingPointError`` and a ``ValueError`` (scikit-learn raises the latter)."""
+
+    def __init__(
+        self, message: str, *, epoch: int, learning_rate: float, max_stable: float
+    ) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.learning_rate = learning_rate
+        self.max_stable_learning_rate = max_stable
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns.
+
+    Attributes
+    ----------
+    w : ndarray, (d,) or (d, k), float64 — the fitted weights.
+    b : float, ndarray (k,) or None — the fitted intercept (None without one).
+    loss_history : ndarray — the full-data loss before training and after every epoch.
+    val_loss_history : ndarray or None — the same on ``validation_data``.
+    lr_history : ndarray — the learning rate used in each epoch (its first step's).
+    n_epochs, n_steps : int — epochs run and SGD steps taken.
+    converged : bool — stopped because the loss (or validation loss) stopped improving.
+    stop_reason : str — "epochs", "tol", "early_stopping", "adaptive", or "callback".
+    best_epoch : int or None — with early stopping, the epoch whose parameters were kept.
+    path_w, path_b : with ``record_path=True``, the parameters at the start and after
+        every epoch, stacked along the first axis.
+    learning_rate : float — the initial learning rate (the value chosen by "auto").
+    model : the core's model state after the fit (averages, step counter, rule state).
+    """
+
+    w: FloatArray
+    b: Any
+    loss_history: FloatArray
+    val_loss_history: FloatArray | None
+    lr_history: FloatArray
+    n_epochs: int
+    n_steps: int
+    converged: bool
+    stop_reason: str
+    learning_rate: float
+    best_epoch: int | None = None
+    path_w: FloatArray | None = None
+    path_b: FloatArray | None = None
+    model: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def loss(self) -> float:
+        """The final full-data loss."""
+        return float(self.loss_history[-1])
+
+
+# --- the learning rate from the data's curvature -------------------------------------------
+
+
+def _curvature(
+    X: FloatArray, fit_intercept: bool, *, tol: float = 1e-6, weights: FloatArray | None = None
+) -> tuple[float, float]:
+    lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, tol, 0, weights)
+    return float(lam), float(trace)
+
+
+def _stable_rate(lam: float, c: float) -> float:
+    return math.inf if lam <= 0 or c <= 0 else 2.0 / (c * lam)
+
+
+def _auto_rate(lam: float, trace: float, c: float, n: int, batch_size: int | None) -> float:
+    B = n if batch_size is None else min(int(batch_size), n)
+    denom = c * lam + c * trace / B
+    if denom <= 0:
+        return 1.0
+    # data so small (|x| around 1e-160) that 1 / curvature overflows: the largest finite rate
+    return min(1.0 / denom, _LARGEST_RATE)
+
+
+# --- backends: what runs an epoch ----------------------------------------------------------
+
+
+@dataclass
+class EpochResult:
+    steps: int
+    rows: int
+    loss_sum: float
+    weighted_loss_sum: float
+    objective_sum: float
+
+
+class Backend(Protocol):
+    """Runs epochs and evaluates losses; fastsgd's is the C++ core on in-memory arrays,
+    fastsgd.dask's runs the blocks of dask arrays on a cluster."""
+
+    n: int
+    d: int
+
+    def epoch(self, model: _core.Model, options: _core.EpochOptions) -> EpochResult: ...
+
+    def loss(self, model: _core.Model, validation: bool = False) -> float: ...
+
+    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]: ...
+
+
+class CoreBackend:
+    """Epochs run by the C++ core on in-memory data (a Dataset, and validation data)."""
+
+    def __init__(self, data: Dataset, validation: Dataset | None, n_threads: int) -> None:
+        self.data, self.validation, self.threads = data, validation, n_threads
+        self.n, self.d = data.n, data.d
+        self.trainer = _core.Trainer(data.X, data.targets)
+        self.poll = threading.current_thread() is threading.main_thread()
+
+    def epoch(self, model: _core.Model, options: _core.EpochOptions) -> EpochResult:
+        s = self.trainer.epoch(model, options, self.poll, self.threads)
+        return EpochResult(s.steps, s.rows, s.loss_sum, s.weighted_loss_sum, s.objective_sum)
+
+    def loss(self, model: _core.Model, validation: bool = False) -> float:
+        data = self.validation if validation else self.data
+        assert data is not None
+        return data_loss(data, model, self.threads)
+
+    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
+        return _curvature(self.data.X, fit_intercept, tol=1e-6 if precise else _ROUGH_TOL,
+                          weights=self.data.row_weights())  # fmt: skip
+
+
+def data_loss(data: Dataset, model: _core.Model, threads: int = 0) -> float:
+    """The mean loss (each row's times its weights) of the model's reported parameters."""
+    W, b = reported(model)
+    _, weighted, _, _ = _core.loss_grad(
+        data.X, data.targets, W, b, loss_spec(data), False, None, threads
+    )
+    return float(weighted) / data.n
+
+
+def loss_spec(data: Dataset, epsilon: float | None = None) -> _core.LossSpec:
+    return data.loss.spec(epsilon, data.k)
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def new_model(
+    d: int, k: int, w_shape: tuple[int, ...], fit_intercept: bool, w0: Any, b0: Any
+) -> _core.Model:
+    """A model of k outputs and d features, from w0 (w_shape) and b0 when given."""
+    model = _core.Model(k, d, bool(fit_intercept))
+    if w0 is not None:
+        w = as_array(w0, "w0")
+        if w.shape != w_shape:
+            raise ValueError(f"w0 must have shape {shape_str(w_shape)}, got {shape_str(w.shape)}")
+        check_finite(w, "w0")
+        W = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(d, k).T)
+    else:
+        W = None
+    b = None
+    if fit_intercept:
+        if b0 is not None:
+            b_arr = as_array(b0, "b0")
+            if b_arr.ndim > 1 or (b_arr.ndim == 1 and b_arr.shape != (k,)):
+                raise ValueError(
+                    f"b0 must be a scalar or have shape ({k},), got {shape_str(b_arr.shape)}"
+                )
+            check_finite(b_arr, "b0")
+            b = np.array(np.broadcast_to(b_arr, (k,)), dtype=np.float64)
+    elif b0 is not None:
+        raise ValueError("b0 is only used with fit_intercept=True")
+    if W is not None or b is not None:
+        model.set_params(W if W is not None else model.coef(), b)
+    return model
+
+
+def reported(model: _core.Model) -> tuple[FloatArray, FloatArray | None]:
+    """The parameters a fit reports, W (k, d) and b (k,) (None without an intercept): the
+    average over the steps once averaging has started, else the current ones."""
+    if model.average_start > 0 and model.t > model.average_start:
+        W, b = model.average_coef(), model.average_bias()
+    else:
+        W, b = model.coef(), model.bias()
+    return W, (b if model.intercept else None)
+
+
+def model_w(model: _core.Model, vector: bool) -> FloatArray:
+    """The reported weights in fit's layout: (d,) for one output, else (d, k)."""
+    W, _ = reported(model)
+    return W[0].copy() if vector else np.ascontiguousarray(W.T)
+
+
+def model_b(model: _core.Model, vector: bool) -> Any:
+    _, b = reported(model)
+    if b is None:
+        return None
+    return float(b[0]) if vector else b
+
+
+# --- the driver -----------------------------------------------------------------------------
+
+
+def per_epoch_rates(cfg: FitConfig, lr0: float) -> Callable[[int, float], float]:
+    """lr for epoch e (0-based), given the current adaptive rate."""
+    schedule = cfg.schedule
+    if callable(schedule):
+        from fastsgd._validation import check_positive
+
+        def from_callable(e: int, _cur: float) -> float:
+            return check_positive(schedule(e), f"schedule({e})")
+
+        return from_callable
+    if cfg.schedule_unit == "step" or schedule in ("constant", "adaptive"):
+        return lambda e, cur: cur  # adaptive changes `cur` between epochs
+    rule = SCHEDULES[schedule].per_epoch
+    assert rule is not None
+
+    def rate(e: int, _cur: float) -> float:
+        # power_t or gamma can push the rate past the float range (OverflowError) or to 0
+        try:
+            lr = rule(lr0, e, max(cfg.epochs, 1), cfg.power_t, cfg.step_size, cfg.gamma)
+        except OverflowError:
+            lr = math.inf
+        if not 0.0 < lr < math.inf:
+            raise ValueError(
+                f"schedule={schedule!r} gives the learning rate {lr:g} at epoch {e} "
+                f"(learning_rate={lr0:g}, power_t={cfg.power_t:g}, gamma={cfg.gamma:g}, "
+                f"step_size={cfg.step_size}); it must be finite and > 0"
+            )
+        return lr
+
+    return rate
+
+
+def shuffle_code(cfg: FitConfig, d: int, itemsize: int) -> int:
+    """0 (in order), 1 (rows) or the block size in rows for shuffle="blocks"."""
+    mode = cfg.shuffle_mode
+    if mode == "blocks":
+        return max(1, 128 // max(1, d * itemsize))
+    return 1 if mode == "rows" else 0
+
+
+def resolve_seed(seed: int | None) -> int:
+    if seed is None:
+        entropy = np.random.SeedSequence().entropy  # an int when drawn from the OS
+        assert isinstance(entropy, int)
+        return entropy & ((1 << 63) - 1)
+    return seed
+
+
+def epoch_options(
+    cfg: FitConfig, loss: _core.LossSpec, *, seed: int, shuffle: int, skip: Any = None
+) -> _core.EpochOptions:
+    """The core's options of an epoch (the schedule's rate is set per epoch)."""
+    update = UPDATES[cfg.update].spec(
+        momentum=cfg.momentum, dampening=cfg.dampening, nesterov=cfg.nesterov,
+        beta1=cfg.beta1, beta2=cfg.beta2, eps=cfg.eps,
+    )  # fmt: skip
+    penalty = PENALTIES[cfg.penalty or "none"].spec(cfg.alpha, cfg.l1_ratio)
+    return _core.EpochOptions(
+        loss=loss,
+        update=update,
+        penalty=penalty,
+        batch_size=cfg.batch_size or 0,
+        shuffle=shuffle,
+        seed=seed,
+        clip=cfg.clip,
+        intercept_decay=cfg.intercept_decay,
+        track_objective=cfg.stop_on == "objective",
+        skip=skip,
+    )
+
+
+def schedule_spec(cfg: FitConfig, loss: _core.LossSpec, lr: float) -> _core.ScheduleSpec:
+    if cfg.schedule_unit == "step" and isinstance(cfg.schedule, str):
+        name = SCHEDULES[cfg.schedule].per_step
+        assert name is not None
+        t0 = _core.optimal_t0(loss, cfg.alpha) if name == "optimal" else 1.0
+        return _core.ScheduleSpec(name, eta0=lr, alpha=cfg.alpha, power_t=cfg.power_t, t0=t0)
+    return _core.ScheduleSpec("constant", eta0=lr)
+
+
+def initial_rate(cfg: FitConfig, backend: Backend, loss: Loss, k: int) -> float:
+    """The first epoch's learning rate: the number given, or "auto" from the curvature."""
+    if isinstance(cfg.learning_rate, str):
+        lam, trace = backend.curvature(cfg.fit_intercept)
+        return _auto_rate(lam, trace, loss.curvature(cfg.epsilon, k), backend.n, cfg.batch_size)
+    return float(cfg.learning_rate)
+
+
+def run(
+    cfg: FitConfig,
+    backend: Backend,
+    model: _core.Model,
+    loss: Loss,
+    *,
+    k: int,
+    vector: bool,
+    has_validation: bool,
+    callback: Callable[[int, float, FloatArray], Any] | None = None,
+    lr0: float | None = None,
+    skip: Any = None,
+) -> FitResult:
+    """Train ``model`` for ``cfg.epochs`` epochs on the backend's data (the shared driver)."""
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable: callback(epoch, loss, w)")
+    if cfg.early_stopping and not has_validation:
+        raise ValueError("early_stopping=True needs validation_data=(X_val, y_val)")
+    if cfg.epoch_offset + cfg.epochs > 2**64 - 1:
+        raise ValueError(
+            f"epoch_offset + epochs must be < 2**64, got {cfg.epoch_offset + cfg.epochs}"
+        )
+    spec = loss.spec(cfg.epsilon, k)
+    if lr0 is None:
+        lr0 = initial_rate(cfg, backend, loss, k)
+    seed = resolve_seed(cfg.seed)
+    options = epoch_options(cfg, spec, seed=seed, shuffle=0, skip=skip)
+    model.average_start = float(cfg.average_start)
+
+    bar = None
+    if cfg.progress:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError("progress=True needs tqdm: pip install 'fastsgd[progress]'") from None
+        bar = tqdm(total=cfg.epochs, desc="fastsgd", unit="epoch", leave=False)
+
+    lr_of = per_epoch_rates(cfg, lr0)
+    start_loss = backend.loss(model)
+    history = [start_loss]
+    val_history = [backend.loss(model, validation=True)] if has_validation else None
+    lrs: list[float] = []
+    path_w = [model_w(model, vector)] if cfg.record_path else None
+    path_b = [model_b(model, vector)] if cfg.record_path and cfg.fit_intercept else None
+    best_loss, no_improve = start_loss, 0
+    best_val = val_history[0] if val_history else math.inf
+    best_model, best_epoch = model.copy() if cfg.early_stopping else None, 0
+    cur_lr, n_steps, stop_reason, converged = lr0, 0, "epochs", False
+    tol = cfg.tol
+    try:
+        for e in range(cfg.epochs):
+            lr = lr_of(e, cur_lr)
+            options.schedule = schedule_spec(cfg, spec, lr)
+            options.epoch = cfg.epoch_offset + e
+            options.shuffle = shuffle_code(cfg, backend.d, _itemsize(backend))
+            result = backend.epoch(model, options)
+            n_steps += result.steps
+            lrs.append(options.schedule.rate(model.t - result.steps))
+            current = backend.loss(model)
+            history.append(current)
+            if not math.isfinite(current) or (
+                start_loss > 0 and current > _DIVERGENCE_FACTOR * start_loss
+            ):
+                _raise_divergence(backend, loss, cfg, k, e + 1, lrs[-1], start_loss, current)
+            if path_w is not None:
+                path_w.append(model_w(model, vector))
+                if path_b is not None:
+                    path_b.append(model_b(model, vector))
+            if val_history is not None:
+                val_history.append(backend.loss(model, validation=True))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{current:.4g}", refresh=False)
+            if callback is not None and callback(e + 1, current, model_w(model, vector)) is False:
+                stop_reason = "callback"
+                break
+            # stopping rules
+            if cfg.early_stopping and val_history is not None:
+                v = val_history[-1]
+                if v < best_val - (tol or 0.0):
+                    best_val, no_improve = v, 0
+                    best_model, best_epoch = model.copy(), e + 1
+                else:
+                    no_improve += 1
+                if no_improve >= cfg.n_iter_no_change:
+                    stop_reason, converged = "early_stopping", True
+                    break
+                continue
+            if tol is None and cfg.schedule != "adaptive":
+                continue
+            if current < best_loss - (tol or 0.0):
+                no_improve = 0
+            else:
+                no_improve += 1
+            best_loss = min(best_loss, current)
+            if no_improve >= cfg.n_iter_no_change:
+                if cfg.schedule == "adaptive" and cur_lr / 5.0 >= 1e-6:
+                    cur_lr /= 5.0
+                    no_improve = 0
+                    continue
+                stop_reason = "adaptive" if cfg.schedule == "adaptive" else "tol"
+                converged = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    if cfg.early_stopping and best_model is not None:
+        model = best_model
+    return FitResult(
+        w=model_w(model, vector),
+        b=model_b(model, vector),
+        loss_history=np.asarray(history),
+        val_loss_history=None if val_history is None else np.asarray(val_history),
+        lr_history=np.asarray(lrs),
+        n_epochs=len(lrs),
+        n_steps=n_steps,
+        converged=converged,
+        stop_reason=stop_reason,
+        learning_rate=lr0,
+        best_epoch=best_epoch if cfg.early_stopping else None,
+        path_w=None if path_w is None else np.stack(path_w),
+        path_b=None if path_b is None else np.stack(path_b),
+        model=model,
+    )
+
+
+def _itemsize(backend: Backend) -> int:
+    data = getattr(backend, "data", None)
+    X = getattr(data, "X", None)
+    return int(getattr(X, "itemsize", 8))
+
+
+def _raise_divergence(
+    backend: Backend, loss: Loss, cfg: FitConfig, k: int, epoch: int, lr: float, start: float,
+    current: float,
+) -> None:  # fmt: skip
+    lam, _ = backend.curvature(cfg.fit_intercept, precise=True)
+    bound = _stable_rate(lam, loss.curvature(cfg.epsilon, k))
+    what = (
+        "became non-finite"
+        if not math.isfinite(current)
+        else (f"grew from {start:.4g} to {current:.4g}")
+    )
+    raise DivergenceError(
+        f"training diverged at epoch {epoch} with learning_rate={lr:g}: the loss {what}. "
+        f"The largest stable learning rate for full-batch gradient descent on this data is "
+        f"{bound:.4g} (fastsgd.suggest_learning_rate); mini-batches need less. Try "
+        f"learning_rate={bound / 4:.3g}, or learning_rate='auto'.",
+        epoch=epoch,
+        learning_rate=lr,
+        max_stable=bound,
+    )
