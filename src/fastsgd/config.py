@@ -84,7 +84,7 @@ class FitConfig:
     >>> FitConfig(momentum=1.5)
     Traceback (most recent call last):
     ...
-    ValueError: momentum must be a real number in [0, 1), got 1.5
+    ValueError: momentum must be in [0, 1), got 1.5
     """
 
     loss: str = "mse"
