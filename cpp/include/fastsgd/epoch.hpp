@@ -13,11 +13,13 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "fastsgd/fused.hpp"
 #include "fastsgd/model.hpp"
 #include "fastsgd/permutation.hpp"
+#include "fastsgd/row_ops.hpp"
 #include "fastsgd/schedule.hpp"
 #include "fastsgd/step.hpp"
 
@@ -141,10 +143,13 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
                                          const index_t* rows, index_t m) {
 #if defined(__GNUC__) || defined(__clang__)
   const index_t row_bytes = src.d * static_cast<index_t>(sizeof(T));
+  // every cache line of a row up to 512 bytes; of longer rows the first 512 bytes (the
+  // hardware prefetcher follows a row read front to back)
+  const index_t span = row_bytes < 512 ? row_bytes : 512;
   for (index_t i = 0; i < m; ++i) {
     const char* x = reinterpret_cast<const char*>(src.row(rows[i]));
-    __builtin_prefetch(x, 0, 3);
-    if (row_bytes > 64) __builtin_prefetch(x + 64, 0, 3);
+    for (index_t off = 0; off < span; off += 64) __builtin_prefetch(x + off, 0, 3);
+    __builtin_prefetch(x + span - 1, 0, 3);  // the line of the last byte (rows not aligned to 64)
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
   }
@@ -221,85 +226,199 @@ void batch_sums(const DenseRows<T>& src, const Targets<T>& tg, const Params& p, 
   }
 }
 
-// One epoch over the rows of src (targets tg), updating the model M.
+// A batch's step from its gradient sums (any update rule, any batch size): the fused
+// loss + gradient of the batch's rows into G, then the step of step.hpp.
 template <class T>
-EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
-                       const EpochSpec& spec, TrainWorkspace& ws) {
-  const index_t n = src.n, k = M.k, d = M.d;
-  index_t active = n;
-  if (spec.skip != nullptr)
-    for (index_t i = 0; i < n; ++i) active -= spec.skip[i] != 0 ? 1 : 0;
-  const index_t B = spec.batch_size > 0 && spec.batch_size < active ? spec.batch_size : active;
+struct GradientStep {
+  static constexpr bool has_pieces = true;
+  const DenseRows<T>& src;
+  const Targets<T>& tg;
+  Model& M;
+  const EpochSpec& spec;
+  TrainWorkspace& ws;
+
+  double* out() {
+    ws.out.resize(static_cast<std::size_t>(out_size(M.k, M.d, true)));
+    return ws.out.data();
+  }
+  Params params() const {
+    Params p;
+    p.W = M.V.data();
+    p.scale = M.scale;
+    p.b = M.intercept ? M.b.data() : nullptr;
+    p.k = M.k;
+    p.d = M.d;
+    return p;
+  }
+  LossSums finish(const double* o, index_t m, double lr) {
+    const double* gb = o + kOutGb;
+    bool moved = m > 1;
+    for (index_t c = 0; c < M.k && !moved; ++c) moved = gb[c] != 0.0;
+    dense_step(M, spec.step, gb + M.k, gb, static_cast<double>(m), lr, moved);
+    return LossSums{o[kOutLoss], o[kOutWeighted]};
+  }
+  LossSums operator()(const RowSet& rows, index_t m, double lr) {
+    double* o = out();
+    if (rows.ids == nullptr)
+      loss_grad_sums(src, rows, tg, params(), spec.loss, spec.clip, true, o, ws.kernel);
+    else
+      batch_sums(src, tg, params(), spec, rows.ids, m, ws, o);
+    return finish(o, m, lr);
+  }
+  // a very large shuffled batch, kPiece rows at a time
+  LossSums pieces(RowStream& stream, index_t m, double lr) {
+    const index_t psize = out_size(M.k, M.d, true);
+    double* o = out();
+    for (index_t j = 0; j < psize; ++j) o[j] = 0.0;
+    ws.piece.resize(static_cast<std::size_t>(kPiece));
+    ws.piece_out.resize(static_cast<std::size_t>(psize));
+    for (index_t q = 0; q < m; q += kPiece) {
+      const index_t got = stream.next(imin(kPiece, m - q), ws.piece.data());
+      batch_sums(src, tg, params(), spec, ws.piece.data(), got, ws, ws.piece_out.data());
+      for (index_t j = 0; j < psize; ++j) o[j] += ws.piece_out[static_cast<std::size_t>(j)];
+    }
+    return finish(o, m, lr);
+  }
+};
+
+// Batches of at most this many rows take plain SGD's step fused with their scores.
+constexpr index_t kFusedMaxBatch = 8;
+
+// Plain SGD on a small batch (scikit-learn's per-row SGD is a batch of one), fused: the
+// scores of the batch's rows, their derivatives from the loss (its type a template
+// parameter: no dispatch per row), then the step of step.hpp applied row by row
+// (W ← W − lr·Σ dz x / m), the average following. The same step as dense_step's.
+template <class L, class T>
+struct FusedPlainStep {
+  static constexpr bool has_pieces = false;
+  const DenseRows<T>& src;
+  const Targets<T>& tg;
+  Model& M;
+  const EpochSpec& spec;
+  const L& loss;
+  TrainWorkspace& ws;
+
+  LossSums operator()(const RowSet& rows, index_t m, double lr) {
+    const index_t k = M.k, d = M.d;
+    index_t ids[kFusedMaxBatch];
+    const T* x[kFusedMaxBatch];
+    for (index_t r = 0; r < m; ++r) {
+      ids[r] = rows.id(r);
+      x[r] = src.row(ids[r]);
+    }
+    ws.out.resize(static_cast<std::size_t>(2 * kFusedMaxBatch * k));
+    double* z = ws.out.data();  // z[r·k + c]
+    double* dz = z + kFusedMaxBatch * k;
+    double* V = M.V.data();
+    for (index_t r = 0; r < m; ++r)
+      for (index_t c = 0; c < k; ++c) {
+        const double s = row_dot(x[r], V + c * d, d);
+        z[r * k + c] = M.scale * s + (M.intercept ? M.b[static_cast<std::size_t>(c)] : 0.0);
+      }
+    LossSums sums;
+    loss_rows(loss, tg, ids, static_cast<int>(m), k, z, dz, 1, k, spec.clip, sums);
+    bool moved = m > 1;
+    for (index_t c = 0; c < k && !moved; ++c) moved = dz[c] != 0.0;
+
+    const StepSpec& st = spec.step;
+    const double l2 = st.penalty.l2, l1 = st.penalty.l1;
+    const bool avg = M.averaging() && M.t >= M.average_start;
+    if (l1 > 0.0) model_ensure_state(M, 0, true);
+    if (l2 > 0.0) {
+      const double c = 1.0 - lr * l2;
+      model_shrink(M, c > 0.0 ? c : 0.0);
+    }
+    if (moved) {
+      const double base = -lr / (static_cast<double>(m) * M.scale);
+      double* AV = M.AV.data();
+      const double a = M.avg_a;
+      for (index_t r = 0; r < m; ++r)
+        for (index_t c = 0; c < k; ++c) {
+          const double coef = base * dz[r * k + c];
+          if (coef == 0.0) continue;
+          if (avg)
+            row_axpy2(V + c * d, coef, AV + c * d, -a * coef, x[r], d);
+          else
+            row_axpy(V + c * d, coef, x[r], d);
+        }
+      if (st.track_norms) {
+        double sq = 0.0, a1 = 0.0;
+        for (const double v : M.V) {
+          sq += v * v;
+          a1 += std::fabs(v);
+        }
+        M.sq_norm = sq * (M.scale * M.scale);
+        M.l1_norm = a1 * M.scale;
+      }
+      if (M.intercept) {
+        const double cb = -lr / static_cast<double>(m);
+        for (index_t c = 0; c < k; ++c) {
+          double g = 0.0;
+          for (index_t r = 0; r < m; ++r) g += dz[r * k + c];
+          M.b[static_cast<std::size_t>(c)] += (cb * g) * st.intercept_decay;
+        }
+      }
+    }
+    if (avg) average_in(M);
+    if (l1 > 0.0) {
+      M.u += lr * l1;
+      l1_truncate(M, 0, M.size());
+    }
+    M.t += 1.0;
+    return sums;
+  }
+};
+
+// The batches of one epoch over the rows of src, each taking step(rows, m, lr).
+template <class T, class Step>
+EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
+                      const EpochSpec& spec, TrainWorkspace& ws, index_t active, index_t B,
+                      Step& step) {
+  const index_t n = src.n;
   // One batch of every row in order: its order changes nothing, so it is not shuffled.
   const index_t shuffle = B < active ? spec.shuffle : 0;
   const bool in_order = shuffle == 0 && spec.skip == nullptr;  // batches are ranges of rows
-  const index_t psize = out_size(k, d, true);
-  ws.out.resize(static_cast<std::size_t>(psize));
-  double* out = ws.out.data();
-  const double* gb = out + kOutGb;
-  const double* G = gb + k;
   RowStream stream(n, shuffle, spec.seed, spec.epoch, spec.skip, ws.blocks);
 
-  // Batches of up to kPiece rows are drawn `ahead` batches (at least 512 rows)
+  // Batches of up to kPiece rows are drawn `ahead` batches (at least 128 rows)
   // before they are used and their rows prefetched, so that the cache misses of
   // a shuffled gather overlap with the work on the batches in between.
   const bool pieces = !in_order && B > kPiece;
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
-  const index_t ahead = B >= 512 ? 1 : (512 + B - 1) / B;
+  const index_t ahead = B >= 128 ? 1 : (128 + B - 1) / B;
   const index_t slots = ahead + 1;
-  std::vector<index_t> counts;
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;
     index_t* dst = ws.ring.data() + (batch % slots) * B;
     const index_t got = stream.next(B, dst);
-    counts[static_cast<std::size_t>(batch % slots)] = got;
     prefetch_rows(src, tg, dst, got);
   };
   if (!in_order && !pieces) {
     ws.ring.resize(static_cast<std::size_t>(slots * B));
-    counts.assign(static_cast<std::size_t>(slots), 0);
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
 
-  Params p;
-  p.W = M.V.data();
-  p.k = k;
-  p.d = d;
   EpochStats stats;
   stats.rows = active;
+  const double l2 = spec.step.penalty.l2, l1 = spec.step.penalty.l1;
   for (index_t batch = 0; batch < nbatches; ++batch) {
     const index_t start = batch * B;
     const index_t m = imin(B, active - start);
     const double lr = schedule_rate(spec.schedule, M.t);
     if (spec.track_objective)  // scikit-learn's penalty term: the norms before the step
-      stats.objective_sum += static_cast<double>(m) *
-                             (spec.step.penalty.l2 * 0.5 * M.sq_norm + spec.step.penalty.l1 * M.l1_norm);
-    p.scale = M.scale;
-    p.b = M.intercept ? M.b.data() : nullptr;
-    p.Wf = nullptr;
+      stats.objective_sum += static_cast<double>(m) * (l2 * 0.5 * M.sq_norm + l1 * M.l1_norm);
+    LossSums sums;
     if (in_order) {
-      loss_grad_sums(src, RowSet{nullptr, start, m}, tg, p, spec.loss, spec.clip, true, out,
-                     ws.kernel);
+      sums = step(RowSet{nullptr, start, m}, m, lr);
     } else if (!pieces) {
       draw(batch + ahead);
-      const index_t* ids = ws.ring.data() + (batch % slots) * B;
-      batch_sums(src, tg, p, spec, ids, m, ws, out);
-    } else {  // a very large shuffled batch, a piece at a time
-      for (index_t j = 0; j < psize; ++j) out[j] = 0.0;
-      ws.piece.resize(static_cast<std::size_t>(kPiece));
-      ws.piece_out.resize(static_cast<std::size_t>(psize));
-      for (index_t q = 0; q < m; q += kPiece) {
-        const index_t got = stream.next(imin(kPiece, m - q), ws.piece.data());
-        batch_sums(src, tg, p, spec, ws.piece.data(), got, ws, ws.piece_out.data());
-        for (index_t j = 0; j < psize; ++j) out[j] += ws.piece_out[static_cast<std::size_t>(j)];
-      }
+      sums = step(RowSet{ws.ring.data() + (batch % slots) * B, 0, m}, m, lr);
+    } else {
+      if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
     }
-    stats.loss_sum += out[kOutLoss];
-    stats.weighted_loss_sum += out[kOutWeighted];
-    if (spec.track_objective) stats.objective_sum += out[kOutLoss];
-    bool moved = m > 1;
-    for (index_t c = 0; c < k && !moved; ++c) moved = gb[c] != 0.0;
-    dense_step(M, spec.step, G, gb, static_cast<double>(m), lr, moved);
+    stats.loss_sum += sums.loss;
+    stats.weighted_loss_sum += sums.weighted;
+    if (spec.track_objective) stats.objective_sum += sums.loss;
     ++stats.steps;
     if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
         batch + 1 < nbatches && spec.should_stop(spec.poll_context)) {
@@ -308,6 +427,25 @@ EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
     }
   }
   return stats;
+}
+
+// One epoch over the rows of src (targets tg), updating the model M.
+template <class T>
+EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
+                       const EpochSpec& spec, TrainWorkspace& ws) {
+  const index_t n = src.n;
+  index_t active = n;
+  if (spec.skip != nullptr)
+    for (index_t i = 0; i < n; ++i) active -= spec.skip[i] != 0 ? 1 : 0;
+  const index_t B = spec.batch_size > 0 && spec.batch_size < active ? spec.batch_size : active;
+  if (B <= kFusedMaxBatch && update_is_lazy(spec.step.update)) {
+    return visit_loss(spec.loss, [&](const auto& loss) {
+      FusedPlainStep<std::decay_t<decltype(loss)>, T> step{src, tg, M, spec, loss, ws};
+      return epoch_loop(src, tg, M, spec, ws, active, B, step);
+    });
+  }
+  GradientStep<T> step{src, tg, M, spec, ws};
+  return epoch_loop(src, tg, M, spec, ws, active, B, step);
 }
 
 }  // namespace FASTSGD_ISA
