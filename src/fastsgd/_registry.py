@@ -169,6 +169,45 @@ LOSSES: Registry[Loss] = Registry(
             target="binary",
             core_params=lambda v, k: (1.0,),
         ),
+        Loss(
+            "perceptron",
+            "max(0, −y·z): the perceptron's (the hinge at threshold 0)",
+            core="hinge",
+            target="binary",
+            core_params=lambda v, k: (0.0,),
+        ),
+        Loss(
+            "squared_hinge",
+            "max(0, 1 − y·z)²: the hinge, squared (smooth)",
+            core="squared_hinge",
+            target="binary",
+            core_params=lambda v, k: (1.0,),
+        ),
+        Loss(
+            "modified_huber",
+            "Zhang's smoothed hinge: quadratic near the margin, linear far from it; "
+            "gives probabilities",
+            core="modified_huber",
+            target="binary",
+        ),
+        Loss(
+            "epsilon_insensitive",
+            "max(0, |y − z| − epsilon): errors within epsilon cost nothing (SVR's)",
+            core="epsilon_insensitive",
+            target="real",
+            parameter="epsilon",
+            default=0.1,
+            core_params=_one_param,
+        ),
+        Loss(
+            "squared_epsilon_insensitive",
+            "max(0, |y − z| − epsilon)²",
+            core="squared_epsilon_insensitive",
+            target="real",
+            parameter="epsilon",
+            default=0.1,
+            core_params=_one_param,
+        ),
     ],
 )
 

@@ -311,6 +311,42 @@ LOSSES: dict[str, RefLoss] = {
         lambda z, y, p, k: np.where(y * z <= 1.0, -y, 0.0),
         lambda p, k: 1.0,
     ),
+    "perceptron": RefLoss(
+        "binary",
+        lambda z, y, p, k: np.maximum(0.0, -y * z),
+        lambda z, y, p, k: np.where(y * z <= 0.0, -y, 0.0),
+        lambda p, k: 1.0,
+    ),
+    "squared_hinge": RefLoss(
+        "binary",
+        lambda z, y, p, k: np.maximum(0.0, 1.0 - y * z) ** 2,
+        lambda z, y, p, k: -2.0 * y * np.maximum(0.0, 1.0 - y * z),
+        lambda p, k: 2.0,
+    ),
+    "modified_huber": RefLoss(
+        "binary",
+        lambda z, y, p, k: np.where(y * z >= -1.0, np.maximum(0.0, 1.0 - y * z) ** 2, -4.0 * y * z),
+        lambda z, y, p, k: np.where(
+            y * z >= -1.0, -2.0 * y * np.maximum(0.0, 1.0 - y * z), -4.0 * y
+        ),
+        lambda p, k: 2.0,
+    ),
+    "epsilon_insensitive": RefLoss(
+        "real",
+        lambda z, y, p, k: np.maximum(0.0, np.abs(y - z) - p),
+        lambda z, y, p, k: np.where(y - z > p, -1.0, np.where(z - y > p, 1.0, 0.0)),
+        lambda p, k: 1.0,
+        default=0.1,
+    ),
+    "squared_epsilon_insensitive": RefLoss(
+        "real",
+        lambda z, y, p, k: np.maximum(0.0, np.abs(y - z) - p) ** 2,
+        lambda z, y, p, k: np.where(
+            y - z > p, -2.0 * (y - z - p), np.where(z - y > p, 2.0 * (z - y - p), 0.0)
+        ),
+        lambda p, k: 2.0,
+        default=0.1,
+    ),
 }
 ALIASES = {
     "mean_squared_error": "mse",

@@ -32,7 +32,11 @@ namespace fastsgd {
   X(logistic, Logistic)   \
   X(softmax, Softmax)     \
   X(huber, Huber)         \
-  X(hinge, Hinge)
+  X(hinge, Hinge)         \
+  X(squared_hinge, SquaredHinge) \
+  X(modified_huber, ModifiedHuber) \
+  X(epsilon_insensitive, EpsilonInsensitive) \
+  X(squared_epsilon_insensitive, SquaredEpsilonInsensitive)
 // clang-format on
 
 enum class LossId : int {
@@ -117,8 +121,8 @@ struct Softmax {
     }
     const double inv = 1.0 / sum;
     for (index_t c = 0; c < k; ++c) dz[c * zs] *= inv;  // p_c = softmax(z)_c
-    dz[label * zs] -= 1.0;                                // p − onehot(label)
-    return std::log(sum) - (z[label * zs] - m);           // −log p_label
+    dz[label * zs] -= 1.0;                              // p − onehot(label)
+    return std::log(sum) - (z[label * zs] - m);         // −log p_label
   }
   double curvature() const { return 0.5; }
 };
@@ -157,6 +161,82 @@ struct Hinge : EachOutput {
   }
   double deriv(double z, double y) const { return z * y <= threshold ? -y : 0.0; }
   double curvature() const { return 1.0; }
+};
+
+// The squared hinge, targets ±1: ℓ = max(0, threshold − y·z)².
+struct SquaredHinge : EachOutput {
+  static constexpr const char* doc = "max(0, threshold − y·z)²";
+  static constexpr int n_params = 1;
+  static constexpr const char* param_names[2] = {"threshold", nullptr};
+  double threshold;
+  explicit SquaredHinge(const LossSpec& s) : threshold(s.param[0]) {}
+  double value(double z, double y) const {
+    const double m = threshold - z * y;
+    return m > 0.0 ? m * m : 0.0;
+  }
+  double deriv(double z, double y) const {
+    const double m = threshold - z * y;
+    return m > 0.0 ? -2.0 * y * m : 0.0;
+  }
+  double curvature() const { return 2.0; }
+};
+
+// Zhang's modified Huber loss, targets ±1: (1 − y·z)² for a margin y·z in [−1, 1),
+// −4·y·z below, 0 from 1 on (a quadratically smoothed hinge, with probabilities).
+struct ModifiedHuber : EachOutput {
+  static constexpr const char* doc = "max(0, 1 − y·z)² if y·z ≥ −1, else −4·y·z";
+  explicit ModifiedHuber(const LossSpec&) {}
+  double value(double z, double y) const {
+    const double m = z * y;
+    if (m >= 1.0) return 0.0;
+    return m >= -1.0 ? (1.0 - m) * (1.0 - m) : -4.0 * m;
+  }
+  double deriv(double z, double y) const {
+    const double m = z * y;
+    if (m >= 1.0) return 0.0;
+    return m >= -1.0 ? 2.0 * (1.0 - m) * -y : -4.0 * y;
+  }
+  double curvature() const { return 2.0; }
+};
+
+// The epsilon-insensitive loss of regression (support vector regression's):
+// ℓ = max(0, |y − z| − epsilon). Not smooth: the curvature of its smoothed version, 1.
+struct EpsilonInsensitive : EachOutput {
+  static constexpr const char* doc = "max(0, |y − z| − ε)";
+  static constexpr int n_params = 1;
+  static constexpr const char* param_names[2] = {"epsilon", nullptr};
+  double epsilon;
+  explicit EpsilonInsensitive(const LossSpec& s) : epsilon(s.param[0]) {}
+  double value(double z, double y) const {
+    const double r = std::fabs(y - z) - epsilon;
+    return r > 0.0 ? r : 0.0;
+  }
+  double deriv(double z, double y) const {
+    if (y - z > epsilon) return -1.0;
+    if (z - y > epsilon) return 1.0;
+    return 0.0;
+  }
+  double curvature() const { return 1.0; }
+};
+
+// Its square: ℓ = max(0, |y − z| − epsilon)².
+struct SquaredEpsilonInsensitive : EachOutput {
+  static constexpr const char* doc = "max(0, |y − z| − ε)²";
+  static constexpr int n_params = 1;
+  static constexpr const char* param_names[2] = {"epsilon", nullptr};
+  double epsilon;
+  explicit SquaredEpsilonInsensitive(const LossSpec& s) : epsilon(s.param[0]) {}
+  double value(double z, double y) const {
+    const double r = std::fabs(y - z) - epsilon;
+    return r > 0.0 ? r * r : 0.0;
+  }
+  double deriv(double z, double y) const {
+    const double r = y - z;
+    if (r > epsilon) return -2.0 * (r - epsilon);
+    if (r < -epsilon) return 2.0 * (-r - epsilon);
+    return 0.0;
+  }
+  double curvature() const { return 2.0; }
 };
 
 // Calls f(loss) with the loss object of spec's type (a switch generated from the list).
@@ -212,8 +292,8 @@ struct LossSums {
 // layout; the rows' losses are added to sums.
 template <class Loss, class T>
 FASTSGD_ALWAYS_INLINE void loss_rows(const Loss& L, const Targets<T>& tg, const index_t* ids, int R,
-                                     index_t k, const double* z, double* dz, index_t cs,
-                                     index_t rs, double limit, LossSums& sums) {
+                                     index_t k, const double* z, double* dz, index_t cs, index_t rs,
+                                     double limit, LossSums& sums) {
   for (int r = 0; r < R; ++r) {
     const index_t id = ids[r];
     const double sw = tg.sample_weight != nullptr ? tg.sample_weight[id] : 1.0;
@@ -254,14 +334,14 @@ struct LossInfo {
 
 inline LossInfo loss_info(LossId id) {
   switch (id) {
-#define FASTSGD_LOSS_INFO(id, Type)                                                           \
-  case LossId::id:                                                                            \
-    return LossInfo{#id,                                                                      \
-                    Type::doc,                                                                \
-                    Type::joint,                                                              \
-                    Type::n_params,                                                           \
-                    {Type::param_names[0], Type::param_names[1]},                             \
-                    Type::label_pos,                                                          \
+#define FASTSGD_LOSS_INFO(id, Type)                               \
+  case LossId::id:                                                \
+    return LossInfo{#id,                                          \
+                    Type::doc,                                    \
+                    Type::joint,                                  \
+                    Type::n_params,                               \
+                    {Type::param_names[0], Type::param_names[1]}, \
+                    Type::label_pos,                              \
                     Type::label_neg};
     FASTSGD_LOSSES(FASTSGD_LOSS_INFO)
 #undef FASTSGD_LOSS_INFO
