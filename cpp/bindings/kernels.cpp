@@ -53,7 +53,8 @@ py::tuple loss_grad_t(const py::array& X, const PyTargets& targets, const py::ar
     const py::gil_scoped_release release;
     Workspace ws;
     ws.threads = threads;
-    kernels_of<DenseRows<T>>(active_table()).loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
+    kernels_of<DenseRows<T>>(active_table())
+        .loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
   }
   py::object G = py::none(), gb = py::none();
   if (grad) {
@@ -128,8 +129,12 @@ void register_kernels(py::module_& m) {
       .def(py::init([](py::object Y, py::object labels, std::int64_t positive,
                        py::object sample_weight, py::object class_weight, double pos_weight,
                        double neg_weight) {
-             return PyTargets{std::move(Y),          std::move(labels),       positive,
-                              std::move(sample_weight), std::move(class_weight), pos_weight,
+             return PyTargets{std::move(Y),
+                              std::move(labels),
+                              positive,
+                              std::move(sample_weight),
+                              std::move(class_weight),
+                              pos_weight,
                               neg_weight};
            }),
            "Y"_a = py::none(), "labels"_a = py::none(), "positive"_a = 1,

@@ -104,11 +104,11 @@ void register_specs(py::module_& m) {
              return "LossSpec('" + std::string(loss_info(s.id).name) + "', " +
                     py::repr(loss_params(s)).cast<std::string>() + ")";
            })
-      .def(py::pickle([](const LossSpec& s) { return py::make_tuple(loss_info(s.id).name, loss_params(s)); },
-                      [](const py::tuple& t) {
-                        return make_loss(t[0].cast<std::string>(),
-                                         t[1].cast<std::vector<double>>());
-                      }));
+      .def(py::pickle(
+          [](const LossSpec& s) { return py::make_tuple(loss_info(s.id).name, loss_params(s)); },
+          [](const py::tuple& t) {
+            return make_loss(t[0].cast<std::string>(), t[1].cast<std::vector<double>>());
+          }));
   m.def(
       "loss_names",
       []() {
@@ -149,8 +149,8 @@ void register_specs(py::module_& m) {
            }),
            "name"_a = "sgd", "momentum"_a = 0.0, "dampening"_a = 0.0, "nesterov"_a = false,
            "beta1"_a = 0.9, "beta2"_a = 0.999, "eps"_a = 1e-8)
-      .def_property_readonly("name",
-                             [](const UpdateSpec& u) { return kUpdateNames[static_cast<int>(u.id)]; })
+      .def_property_readonly(
+          "name", [](const UpdateSpec& u) { return kUpdateNames[static_cast<int>(u.id)]; })
       .def_readonly("momentum", &UpdateSpec::momentum)
       .def_readonly("dampening", &UpdateSpec::dampening)
       .def_readonly("nesterov", &UpdateSpec::nesterov)
@@ -160,24 +160,23 @@ void register_specs(py::module_& m) {
       .def_property_readonly("lazy", &update_is_lazy,
                              "Plain SGD: applied lazily (O(nnz) steps on sparse rows).");
   m.def(
-      "update_names", []() { return std::vector<std::string>(std::begin(kUpdateNames), std::end(kUpdateNames)); },
+      "update_names",
+      []() { return std::vector<std::string>(std::begin(kUpdateNames), std::end(kUpdateNames)); },
       "The names of the update rules the core implements.");
 
   py::class_<PenaltySpec>(m, "PenaltySpec", "The penalty l2·½‖w‖² + l1·‖w‖₁ on the weights.")
-      .def(py::init([](double l2, double l1) {
-             return PenaltySpec{l2, l1};
-           }),
-           "l2"_a = 0.0, "l1"_a = 0.0)
+      .def(py::init([](double l2, double l1) { return PenaltySpec{l2, l1}; }), "l2"_a = 0.0,
+           "l1"_a = 0.0)
       .def_readonly("l2", &PenaltySpec::l2)
       .def_readonly("l1", &PenaltySpec::l1);
 
   py::class_<ScheduleSpec>(m, "ScheduleSpec", R"pbdoc(
       The learning rate of step t: constant eta0, optimal 1/(alpha·(t0 + t − 1)),
       invscaling eta0/t^power_t.)pbdoc")
-      .def(py::init([](const std::string& name, double eta0, double alpha, double power_t,
-                       double t0) {
-             return ScheduleSpec{schedule_id(name), eta0, alpha, power_t, t0};
-           }),
+      .def(py::init(
+               [](const std::string& name, double eta0, double alpha, double power_t, double t0) {
+                 return ScheduleSpec{schedule_id(name), eta0, alpha, power_t, t0};
+               }),
            "name"_a = "constant", "eta0"_a = 0.1, "alpha"_a = 0.0, "power_t"_a = 0.5, "t0"_a = 1.0)
       .def_property_readonly("name", [](const ScheduleSpec& s) { return schedule_name(s.id); })
       .def_readonly("eta0", &ScheduleSpec::eta0)

@@ -32,8 +32,8 @@ struct PyEpochOptions {
 };
 
 py::array_t<double> to_array(const std::vector<double>& v, index_t rows, index_t cols) {
-  py::array_t<double> a =
-      rows < 0 ? py::array_t<double>(static_cast<py::ssize_t>(v.size())) : py::array_t<double>({rows, cols});
+  py::array_t<double> a = rows < 0 ? py::array_t<double>(static_cast<py::ssize_t>(v.size()))
+                                   : py::array_t<double>({rows, cols});
   std::copy(v.begin(), v.end(), a.mutable_data());
   return a;
 }
@@ -117,7 +117,8 @@ class Trainer {
   }
 
   EpochStats epoch(Model& M, const PyEpochOptions& opts, bool poll, int threads) {
-    return is_float32(X_) ? run<float>(M, opts, poll, threads) : run<double>(M, opts, poll, threads);
+    return is_float32(X_) ? run<float>(M, opts, poll, threads)
+                          : run<double>(M, opts, poll, threads);
   }
 
  private:
@@ -139,7 +140,7 @@ class Trainer {
     if (poll) {
       const index_t B = spec.batch_size > 0 && spec.batch_size < src.n ? spec.batch_size : src.n;
       const index_t work = imax(B, 1) * imax(src.d, 1) * imax(M.k, 1);
-      const index_t every = (index_t{1} << 22) / work;  // about every 4 M multiply-adds
+      const index_t every = (index_t{1} << 22) / work;         // about every 4 M multiply-adds
       spec.poll_every = every > 4096 ? 4096 : imax(every, 1);  // tiny batches: every 4096 steps
       spec.should_stop = &check_signals;
       spec.poll_context = &pl;
@@ -196,10 +197,9 @@ void register_train(py::module_& m) {
              o.skip = std::move(skip);
              return o;
            }),
-           "loss"_a, "update"_a = py::none(), "penalty"_a = py::none(),
-           "schedule"_a = py::none(), "batch_size"_a = 0, "shuffle"_a = 1, "seed"_a = 0,
-           "clip"_a = py::none(), "intercept_decay"_a = 1.0, "track_objective"_a = false,
-           "skip"_a = py::none())
+           "loss"_a, "update"_a = py::none(), "penalty"_a = py::none(), "schedule"_a = py::none(),
+           "batch_size"_a = 0, "shuffle"_a = 1, "seed"_a = 0, "clip"_a = py::none(),
+           "intercept_decay"_a = 1.0, "track_objective"_a = false, "skip"_a = py::none())
       .def_property(
           "loss", [](const PyEpochOptions& o) { return o.spec.loss; },
           [](PyEpochOptions& o, const LossSpec& v) { o.spec.loss = v; })
@@ -268,8 +268,7 @@ void register_train(py::module_& m) {
           },
           "The average of W (zeros before averaging starts).")
       .def(
-          "average_bias", [](const Model& M) { return to_array(M.ab, -1, 0); },
-          "The average of b.")
+          "average_bias", [](const Model& M) { return to_array(M.ab, -1, 0); }, "The average of b.")
       .def(
           "set_params",
           [](Model& M, const py::object& W, const py::object& b) {

@@ -139,6 +139,4 @@ void set_num_threads(int n) {
 extern "C" FASTSGD_EXPORT int fastsgd_get_num_threads() { return fastsgd::num_threads(); }
 extern "C" FASTSGD_EXPORT void fastsgd_set_num_threads(int n) { fastsgd::set_num_threads(n); }
 
-namespace fastsgd {
-
-}  // namespace fastsgd
+namespace fastsgd {}  // namespace fastsgd

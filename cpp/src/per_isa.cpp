@@ -38,11 +38,11 @@ constexpr SourceKernels<Src> source_kernels() {
 }
 
 const IsaTable table{FASTSGD_STR(FASTSGD_ISA),
-                       source_kernels<DenseRows<float>>(),
-                       source_kernels<DenseRows<double>>(),
-                       &perm_positions,
-                       &stream_sum<float>,
-                       &stream_sum<double>};
+                     source_kernels<DenseRows<float>>(),
+                     source_kernels<DenseRows<double>>(),
+                     &perm_positions,
+                     &stream_sum<float>,
+                     &stream_sum<double>};
 
 }  // namespace
 

@@ -28,7 +28,9 @@ inline const char*& current() {
   return name;
 }
 struct Register {
-  Register(const char* name, std::function<void()> f) { registry().push_back({name, std::move(f)}); }
+  Register(const char* name, std::function<void()> f) {
+    registry().push_back({name, std::move(f)});
+  }
 };
 
 inline void fail(const char* file, int line, const std::string& what) {
@@ -56,19 +58,19 @@ inline int run_all() {
 
 #define CHECK_CAT_(a, b) a##b
 #define CHECK_CAT(a, b) CHECK_CAT_(a, b)
-#define TEST(name)                                                         \
-  static void name();                                                      \
+#define TEST(name)                                                       \
+  static void name();                                                    \
   static const check::Register CHECK_CAT(register_, name)(#name, &name); \
   static void name()
-#define CHECK(cond)                                            \
-  do {                                                         \
+#define CHECK(cond)                                                   \
+  do {                                                                \
     if (!(cond)) check::fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
-#define CHECK_CLOSE(a, b, tol)                                                              \
-  do {                                                                                      \
-    const double check_a_ = (a), check_b_ = (b);                                            \
-    if (!check::close(check_a_, check_b_, (tol)))                                           \
-      check::fail(__FILE__, __LINE__,                                                       \
-                  std::string(#a " = ") + std::to_string(check_a_) + ", " #b " = " +        \
-                      std::to_string(check_b_));                                            \
+#define CHECK_CLOSE(a, b, tol)                                                       \
+  do {                                                                               \
+    const double check_a_ = (a), check_b_ = (b);                                     \
+    if (!check::close(check_a_, check_b_, (tol)))                                    \
+      check::fail(__FILE__, __LINE__,                                                \
+                  std::string(#a " = ") + std::to_string(check_a_) + ", " #b " = " + \
+                      std::to_string(check_b_));                                     \
   } while (0)

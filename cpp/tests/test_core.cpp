@@ -75,7 +75,8 @@ std::vector<double> plain_sums(const Problem<T>& p, const Targets<T>& tg, const 
     for (index_t c = 0; c < k; ++c) {
       double s = p.b[static_cast<std::size_t>(c)];
       for (index_t j = 0; j < d; ++j)
-        s += p.W[static_cast<std::size_t>(c * d + j)] * static_cast<double>(p.X[static_cast<std::size_t>(i * d + j)]);
+        s += p.W[static_cast<std::size_t>(c * d + j)] *
+             static_cast<double>(p.X[static_cast<std::size_t>(i * d + j)]);
       z[static_cast<std::size_t>(c)] = s;
     }
     LossSums sums;
@@ -89,7 +90,8 @@ std::vector<double> plain_sums(const Problem<T>& p, const Targets<T>& tg, const 
       out[static_cast<std::size_t>(kOutGb + c)] += dz[static_cast<std::size_t>(c)];
       for (index_t j = 0; j < d; ++j)
         out[static_cast<std::size_t>(kOutGb + k + c * d + j)] +=
-            dz[static_cast<std::size_t>(c)] * static_cast<double>(p.X[static_cast<std::size_t>(i * d + j)]);
+            dz[static_cast<std::size_t>(c)] *
+            static_cast<double>(p.X[static_cast<std::size_t>(i * d + j)]);
     }
   }
   return out;
@@ -194,8 +196,11 @@ TEST(predictions_are_the_scores) {
   for (index_t i = 0; i < p.n; ++i)
     for (index_t c = 0; c < p.k; ++c) {
       double s = 0.0;
-      for (index_t j = 0; j < p.d; ++j) s += p.W[static_cast<std::size_t>(c * p.d + j)] * p.X[static_cast<std::size_t>(i * p.d + j)];
-      CHECK_CLOSE(out[static_cast<std::size_t>(i * p.k + c)], 0.5 * s + p.b[static_cast<std::size_t>(c)], 1e-14);
+      for (index_t j = 0; j < p.d; ++j)
+        s +=
+            p.W[static_cast<std::size_t>(c * p.d + j)] * p.X[static_cast<std::size_t>(i * p.d + j)];
+      CHECK_CLOSE(out[static_cast<std::size_t>(i * p.k + c)],
+                  0.5 * s + p.b[static_cast<std::size_t>(c)], 1e-14);
     }
 }
 
@@ -234,7 +239,8 @@ TEST(adagrad_and_adam_follow_their_formulas) {
     a = Adam::apply(Adam::prepare(u, 0.01, t), a, g, &m, &v);
     m_ref = 0.9 * m_ref + 0.1 * g;
     v_ref = 0.999 * v_ref + 0.001 * g * g;
-    a_ref -= 0.01 * (m_ref / (1 - std::pow(0.9, t))) / (std::sqrt(v_ref / (1 - std::pow(0.999, t))) + 1e-8);
+    a_ref -= 0.01 * (m_ref / (1 - std::pow(0.9, t))) /
+             (std::sqrt(v_ref / (1 - std::pow(0.999, t))) + 1e-8);
   }
   CHECK_CLOSE(a, a_ref, 1e-14);
 }
@@ -341,16 +347,20 @@ TEST(a_full_batch_epoch_is_a_gradient_descent_step) {
     double gb = 0.0;
     for (index_t i = 0; i < p.n; ++i) {
       double r = b - p.Y[static_cast<std::size_t>(i)];
-      for (int j = 0; j < 3; ++j) r += w[static_cast<std::size_t>(j)] * p.X[static_cast<std::size_t>(i * 3 + j)];
-      for (int j = 0; j < 3; ++j) g[static_cast<std::size_t>(j)] += 2.0 * r * p.X[static_cast<std::size_t>(i * 3 + j)] / 40.0;
+      for (int j = 0; j < 3; ++j)
+        r += w[static_cast<std::size_t>(j)] * p.X[static_cast<std::size_t>(i * 3 + j)];
+      for (int j = 0; j < 3; ++j)
+        g[static_cast<std::size_t>(j)] += 2.0 * r * p.X[static_cast<std::size_t>(i * 3 + j)] / 40.0;
       gb += 2.0 * r / 40.0;
     }
-    for (int j = 0; j < 3; ++j) w[static_cast<std::size_t>(j)] -= 0.1 * g[static_cast<std::size_t>(j)];
+    for (int j = 0; j < 3; ++j)
+      w[static_cast<std::size_t>(j)] -= 0.1 * g[static_cast<std::size_t>(j)];
     b -= 0.1 * gb;
   }
   std::vector<double> got(3);
   model_weights(M, got.data());
-  for (int j = 0; j < 3; ++j) CHECK_CLOSE(got[static_cast<std::size_t>(j)], w[static_cast<std::size_t>(j)], 1e-12);
+  for (int j = 0; j < 3; ++j)
+    CHECK_CLOSE(got[static_cast<std::size_t>(j)], w[static_cast<std::size_t>(j)], 1e-12);
   CHECK_CLOSE(M.b[0], b, 1e-12);
 }
 

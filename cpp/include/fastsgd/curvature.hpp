@@ -71,7 +71,8 @@ Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, 
     const double w = row_weight != nullptr ? row_weight[i] : 1.0;
     wsum += w;
     for (index_t j = 0; j < d; ++j)
-      diag[static_cast<std::size_t>(j)] += w * static_cast<double>(x[j]) * static_cast<double>(x[j]);
+      diag[static_cast<std::size_t>(j)] +=
+          w * static_cast<double>(x[j]) * static_cast<double>(x[j]);
   }
   if (intercept) diag[static_cast<std::size_t>(d)] = wsum / static_cast<double>(n);
   double trace = 0.0;

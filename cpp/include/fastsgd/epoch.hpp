@@ -34,7 +34,7 @@ struct EpochSpec {
   std::uint64_t seed = 0;
   std::uint64_t epoch = 0;
   double clip = std::numeric_limits<double>::infinity();  // |dℓ/dz| limit (scikit-learn: 1e12)
-  bool track_objective = false;  // sum scikit-learn's objective (loss + penalty per row)
+  bool track_objective = false;        // sum scikit-learn's objective (loss + penalty per row)
   const std::uint8_t* skip = nullptr;  // rows to leave out (nonzero), or null
   // Polled every `poll_every` steps; returning true stops the epoch early.
   index_t poll_every = 0;
@@ -44,16 +44,16 @@ struct EpochSpec {
 
 struct EpochStats {
   index_t steps = 0;
-  index_t rows = 0;                 // rows trained on (not skipped)
-  double loss_sum = 0.0;            // Σ ℓ over the rows, each before its step
-  double weighted_loss_sum = 0.0;   // Σ weight·ℓ, likewise
-  double objective_sum = 0.0;       // Σ (ℓ + penalty) with track_objective
+  index_t rows = 0;                // rows trained on (not skipped)
+  double loss_sum = 0.0;           // Σ ℓ over the rows, each before its step
+  double weighted_loss_sum = 0.0;  // Σ weight·ℓ, likewise
+  double objective_sum = 0.0;      // Σ (ℓ + penalty) with track_objective
   bool stopped = false;
 };
 
 struct TrainWorkspace {
   Workspace kernel;
-  std::vector<index_t> ring;   // the rows of the next few batches
+  std::vector<index_t> ring;  // the rows of the next few batches
   std::vector<index_t> blocks, piece;
   std::vector<double> out, piece_out;
   // one gathered batch of narrow rows: features, targets, labels, weights
@@ -214,8 +214,9 @@ void gather_batch(const DenseRows<T>& src, const Targets<T>& tg, index_t k, cons
 
 // Adds the sums of the rows ids[0..m) (layout of dense_rows.hpp) to out.
 template <class T>
-void batch_sums(const DenseRows<T>& src, const Targets<T>& tg, const Params& p, const EpochSpec& spec,
-                const index_t* ids, index_t m, TrainWorkspace& ws, double* out) {
+void batch_sums(const DenseRows<T>& src, const Targets<T>& tg, const Params& p,
+                const EpochSpec& spec, const index_t* ids, index_t m, TrainWorkspace& ws,
+                double* out) {
   if (src.d <= kGatherMaxD) {  // narrow rows: copy them out, then read them in order
     DenseRows<T> bsrc;
     Targets<T> btg;

@@ -41,7 +41,6 @@ struct Model {
 
   index_t size() const { return k * d; }
   bool averaging() const { return average_start > 0.0; }
-
 };
 
 // The functions on a model are compiled per instruction set like every other

@@ -68,8 +68,8 @@ static inline index_t chunk_rows(index_t d) {
 // scratch_size doubles.
 template <class F>
 void reduce_chunks(index_t n, index_t rows_per_chunk, int threads, index_t psize,
-                   index_t scratch_size, std::vector<double>& partial,
-                   std::vector<double>& scratch, double* out, F&& f) {
+                   index_t scratch_size, std::vector<double>& partial, std::vector<double>& scratch,
+                   double* out, F&& f) {
   for (index_t j = 0; j < psize; ++j) out[j] = 0.0;
   if (n <= 0) return;
   const index_t nchunks = (n + rows_per_chunk - 1) / rows_per_chunk;

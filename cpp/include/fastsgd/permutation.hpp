@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-
 #include <cstring>
 
 #include "fastsgd/base.hpp"

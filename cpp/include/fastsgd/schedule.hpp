@@ -36,7 +36,6 @@ inline double schedule_rate(const ScheduleSpec& s, double t) {
   return s.eta0;
 }
 
-
 // The offset t0 of the optimal schedule (scikit-learn's heuristic from Bottou):
 // the first step's rate is typw / max(1, dℓ/dz(z = −typw, y = 1)), typw = α^(−1/4).
 inline double optimal_t0(const LossSpec& loss, double alpha) {

@@ -96,8 +96,8 @@ inline void rule_step(Model& M, const typename Rule::Step& P, const double* G, d
   for (index_t j = 0; j < n; ++j) {
     const double w = V[j];
     const double g = G[j] * inv_m + l2 * w;
-    const double w1 = Rule::apply(P, w, g, S0 != nullptr ? S0 + j : nullptr,
-                                  S1 != nullptr ? S1 + j : nullptr);
+    const double w1 =
+        Rule::apply(P, w, g, S0 != nullptr ? S0 + j : nullptr, S1 != nullptr ? S1 + j : nullptr);
     V[j] = w1;
     if constexpr (Avg) AV[j] -= a * (w1 - w);
   }
@@ -145,9 +145,9 @@ inline void dense_step(Model& M, const StepSpec& s, const double* G, const doubl
       if (M.intercept) {
         for (index_t c = 0; c < M.k; ++c) {
           const auto i = static_cast<std::size_t>(c);
-          M.b[i] = Rule::apply(P, M.b[i], gb[c] * inv_m * s.intercept_decay,
-                               M.Sb0.empty() ? nullptr : &M.Sb0[i],
-                               M.Sb1.empty() ? nullptr : &M.Sb1[i]);
+          M.b[i] =
+              Rule::apply(P, M.b[i], gb[c] * inv_m * s.intercept_decay,
+                          M.Sb0.empty() ? nullptr : &M.Sb0[i], M.Sb1.empty() ? nullptr : &M.Sb1[i]);
         }
       }
     });
