@@ -62,7 +62,17 @@ foreach(isa IN LISTS FASTSGD_ISAS)
   list(APPEND isa_defs FASTSGD_HAVE_ISA_${ISA_UPPER}=1)
 endforeach()
 
-add_library(fastsgd_core STATIC ${FASTSGD_SOURCE_DIR}/cpp/src/dispatch.cpp ${isa_objects})
+# scikit-learn's order of floating-point operations: no instruction-set flags, no
+# fused multiply-adds (cpp/include/fastsgd/sequential.hpp).
+add_library(fastsgd_sequential OBJECT ${FASTSGD_SOURCE_DIR}/cpp/src/sequential.cpp)
+target_link_libraries(fastsgd_sequential PRIVATE fastsgd_options)
+target_compile_definitions(fastsgd_sequential PRIVATE FASTSGD_ISA=sequential)
+target_compile_options(fastsgd_sequential PRIVATE
+                       $<$<NOT:$<CXX_COMPILER_ID:MSVC>>:-O3 -ffp-contract=off>
+                       $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+
+add_library(fastsgd_core STATIC ${FASTSGD_SOURCE_DIR}/cpp/src/dispatch.cpp ${isa_objects}
+                                $<TARGET_OBJECTS:fastsgd_sequential>)
 target_link_libraries(fastsgd_core PUBLIC fastsgd_options)
 target_compile_definitions(fastsgd_core PUBLIC ${isa_defs}
                                                FASTSGD_BUILD_NATIVE=$<BOOL:${FASTSGD_NATIVE}>

@@ -256,7 +256,7 @@ def test_schedule_adaptive_divides_by_five_when_the_loss_stalls():
         stall = 0 if current < best - tol else stall + 1
         best = min(best, current)
         if stall >= patience:
-            if cur / 5 >= 1e-6:
+            if cur > 1e-6:  # scikit-learn's rule: divide while the rate is above 1e-6
                 cur, stall = cur / 5, 0
             else:
                 stopped = True

@@ -164,11 +164,19 @@ void register_specs(py::module_& m) {
       []() { return std::vector<std::string>(std::begin(kUpdateNames), std::end(kUpdateNames)); },
       "The names of the update rules the core implements.");
 
-  py::class_<PenaltySpec>(m, "PenaltySpec", "The penalty l2·½‖w‖² + l1·‖w‖₁ on the weights.")
-      .def(py::init([](double l2, double l1) { return PenaltySpec{l2, l1}; }), "l2"_a = 0.0,
-           "l1"_a = 0.0)
+  py::class_<PenaltySpec>(m, "PenaltySpec", R"pbdoc(
+      The penalty alpha·((1 − l1_ratio)·½‖w‖² + l1_ratio·‖w‖₁) on the weights, kept as
+      l2 = alpha·(1 − l1_ratio) and l1 = alpha·l1_ratio.)pbdoc")
+      .def(py::init([](double alpha, double l1_ratio) {
+             if (!(alpha >= 0.0) || !std::isfinite(alpha)) fail("alpha must be finite and >= 0");
+             if (!(l1_ratio >= 0.0 && l1_ratio <= 1.0)) fail("l1_ratio must be in [0, 1]");
+             return PenaltySpec{alpha * (1.0 - l1_ratio), alpha * l1_ratio, alpha, l1_ratio};
+           }),
+           "alpha"_a = 0.0, "l1_ratio"_a = 0.0)
       .def_readonly("l2", &PenaltySpec::l2)
-      .def_readonly("l1", &PenaltySpec::l1);
+      .def_readonly("l1", &PenaltySpec::l1)
+      .def_readonly("alpha", &PenaltySpec::alpha)
+      .def_readonly("l1_ratio", &PenaltySpec::l1_ratio);
 
   py::class_<ScheduleSpec>(m, "ScheduleSpec", R"pbdoc(
       The learning rate of step t: constant eta0, optimal 1/(alpha·(t0 + t − 1)),

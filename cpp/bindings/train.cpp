@@ -25,10 +25,11 @@ bool check_signals(void* ctx) {
   return false;
 }
 
-// EpochSpec without its raw pointers: the skip mask is held as an array.
+// EpochSpec without its raw pointers: the skip mask and the order are held as arrays.
 struct PyEpochOptions {
   EpochSpec spec;
   py::object skip = py::none();
+  py::object order = py::none();
 };
 
 py::array_t<double> to_array(const std::vector<double>& v, index_t rows, index_t cols) {
@@ -131,6 +132,16 @@ class Trainer {
     const Targets<T> tg = bind_targets<T>(targets_, src.n, M.k, loss_info(opts.spec.loss.id).joint);
     EpochSpec spec = opts.spec;
     if (!opts.skip.is_none()) spec.skip = as_vector<std::uint8_t>(opts.skip, "skip", src.n);
+    if (!opts.order.is_none()) {
+      const py::array a = opts.order.cast<py::array>();
+      if (a.ndim() != 1) fail("order must be a 1-d array of row indices, got " + shape_str(a));
+      spec.order = as_contiguous<std::int64_t>(a, "order");
+      spec.order_size = a.shape(0);
+      for (index_t i = 0; i < spec.order_size; ++i)
+        if (spec.order[i] < 0 || spec.order[i] >= src.n)
+          fail("order must hold row indices in [0, " + std::to_string(src.n) + "), found " +
+               std::to_string(spec.order[i]) + " at position " + std::to_string(i));
+    }
     const ScheduleSpec& sc = spec.schedule;
     if (sc.id == ScheduleId::optimal && !(sc.alpha > 0.0))
       fail("the optimal schedule needs alpha > 0");
@@ -149,7 +160,9 @@ class Trainer {
     EpochStats stats;
     {
       const py::gil_scoped_release release;
-      stats = kernels_of<DenseRows<T>>(active_table()).epoch(src, tg, M, spec, ws_);
+      stats = spec.sklearn_arithmetic
+                  ? sequential_epoch(src, tg, M, spec, ws_)
+                  : kernels_of<DenseRows<T>>(active_table()).epoch(src, tg, M, spec, ws_);
     }
     if (pl.signalled) throw py::error_already_set();
     return stats;
@@ -176,11 +189,12 @@ void register_train(py::module_& m) {
       penalty and schedule, batch size (0: the full batch), shuffle (0 in order, 1 rows,
       b > 1 blocks of b rows), seed and epoch number (the permutation), the |dloss/dz|
       limit, the intercept's decay, whether to track scikit-learn's objective, and the
-      rows to skip (a uint8 mask, or None).)pbdoc")
+      rows to skip (a uint8 mask, or None), and whether batches of one row take their step in
+      scikit-learn's order of floating-point operations (bit-for-bit its results).)pbdoc")
       .def(py::init([](const LossSpec& loss, const py::object& update, const py::object& penalty,
                        const py::object& schedule, index_t batch_size, index_t shuffle,
                        std::uint64_t seed, const py::object& clip, double intercept_decay,
-                       bool track_objective, py::object skip) {
+                       bool track_objective, py::object skip, bool sklearn_arithmetic) {
              PyEpochOptions o;
              o.spec.loss = loss;
              if (!update.is_none()) o.spec.step.update = update.cast<UpdateSpec>();
@@ -195,11 +209,13 @@ void register_train(py::module_& m) {
              o.spec.track_objective = track_objective;
              o.spec.step.track_norms = track_objective;
              o.skip = std::move(skip);
+             o.spec.sklearn_arithmetic = sklearn_arithmetic;
              return o;
            }),
            "loss"_a, "update"_a = py::none(), "penalty"_a = py::none(), "schedule"_a = py::none(),
            "batch_size"_a = 0, "shuffle"_a = 1, "seed"_a = 0, "clip"_a = py::none(),
-           "intercept_decay"_a = 1.0, "track_objective"_a = false, "skip"_a = py::none())
+           "intercept_decay"_a = 1.0, "track_objective"_a = false, "skip"_a = py::none(),
+           "sklearn_arithmetic"_a = false)
       .def_property(
           "loss", [](const PyEpochOptions& o) { return o.spec.loss; },
           [](PyEpochOptions& o, const LossSpec& v) { o.spec.loss = v; })
@@ -229,7 +245,25 @@ void register_train(py::module_& m) {
                              [](const PyEpochOptions& o) { return o.spec.step.intercept_decay; })
       .def_property_readonly("track_objective",
                              [](const PyEpochOptions& o) { return o.spec.track_objective; })
-      .def_readwrite("skip", &PyEpochOptions::skip);
+      .def_property_readonly("sklearn_arithmetic",
+                             [](const PyEpochOptions& o) { return o.spec.sklearn_arithmetic; })
+      .def_readwrite("skip", &PyEpochOptions::skip)
+      .def_readwrite("order", &PyEpochOptions::order,
+                     "The rows to visit, in this order (int64 indices), instead of the shuffle; "
+                     "None: the shuffle's order.");
+
+  m.def(
+      "xorshift_shuffle",
+      [](py::array order, std::uint32_t seed) {
+        if (order.ndim() != 1) fail("order must be a 1-d int64 array, got " + shape_str(order));
+        std::int64_t* o = as_writable<std::int64_t>(order, "order");
+        const index_t n = order.shape(0);
+        const py::gil_scoped_release release;
+        xorshift_shuffle(o, n, seed);
+      },
+      "order"_a.noconvert(), "seed"_a,
+      R"pbdoc(Shuffle `order` in place as scikit-learn's SequentialDataset.shuffle(seed) does
+        (Fisher-Yates driven by its 32-bit xorshift generator).)pbdoc");
 
   py::class_<Model>(m, "Model", R"pbdoc(
       A linear model being trained: weights W (k, d), intercept b (k,), step counter t, the

@@ -8,6 +8,7 @@ Needs scikit-learn (its ``validate_data`` and ``train_test_split``).
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -29,10 +30,19 @@ FLOAT_DTYPES = [np.float64, np.float32]
 
 
 @contextlib.contextmanager
-def transaction(estimator: Any) -> Iterator[None]:
+def transaction(estimator: Any, *, copy_fitted: bool = False) -> Iterator[None]:
     """Runs a fit; on any exception (KeyboardInterrupt included) the estimator gets back
-    exactly the attributes it had before, then the exception goes on."""
+    exactly the attributes it had before, then the exception goes on.
+
+    ``copy_fitted``: the fit works on copies of the fitted state (the attributes starting
+    or ending with an underscore, copied together so that arrays shared stay shared), for
+    fits that write into those arrays in place (scikit-learn's bookkeeping does); the
+    parameters are not copied (a RandomState given moves on, as in scikit-learn).
+    """
     before = dict(vars(estimator))
+    if copy_fitted:
+        fitted = {k: v for k, v in before.items() if k.startswith("_") or k.endswith("_")}
+        vars(estimator).update(copy.deepcopy(fitted))
     try:
         yield
     except BaseException:

@@ -276,7 +276,13 @@ def resolve_seed(seed: int | None) -> int:
 
 
 def epoch_options(
-    cfg: FitConfig, loss: _core.LossSpec, *, seed: int, shuffle: int, skip: Any = None
+    cfg: FitConfig,
+    loss: _core.LossSpec,
+    *,
+    seed: int,
+    shuffle: int,
+    skip: Any = None,
+    track_objective: bool = False,
 ) -> _core.EpochOptions:
     """The core's options of an epoch (the schedule's rate is set per epoch)."""
     update = UPDATES[cfg.update].spec(
@@ -293,8 +299,9 @@ def epoch_options(
         seed=seed,
         clip=cfg.clip,
         intercept_decay=cfg.intercept_decay,
-        track_objective=cfg.stop_on == "objective",
+        track_objective=track_objective or cfg.stop_on == "objective",
         skip=skip,
+        sklearn_arithmetic=cfg.sklearn_arithmetic,
     )
 
 
@@ -327,12 +334,39 @@ def run(
     callback: Callable[[int, float, FloatArray], Any] | None = None,
     lr0: float | None = None,
     skip: Any = None,
+    score: Callable[[_core.Model], float] | None = None,
+    keep_best: bool = True,
+    on_nonfinite: Callable[[int], Exception] | None = None,
+    report: Callable[[int, EpochResult, _core.Model, float], None] | None = None,
+    track_objective: bool = False,
 ) -> FitResult:
-    """Train ``model`` for ``cfg.epochs`` epochs on the backend's data (the shared driver)."""
+    """Train ``model`` for ``cfg.epochs`` epochs on the backend's data (the shared driver).
+
+    After each epoch: the loss is recorded (``cfg.loss_record``), the parameters are
+    checked, the callback runs, and the stopping rule watches one number, chosen by
+    ``cfg.stop_on``: the recorded loss, the epoch's objective (scikit-learn's: the mean
+    over the epoch's rows of each row's loss plus the penalty, measured before its step),
+    the validation loss, or ``-score(model)`` (a validation score, higher is better).
+    An epoch improves on the best so far when that number is below ``best - tol``; after
+    ``n_iter_no_change`` epochs without improvement the fit stops, or, with the adaptive
+    schedule, divides the rate by 5 while it is above 1e-6 (scikit-learn's rule).
+
+    score : the validation score for ``stop_on="validation_score"``.
+    keep_best : with early stopping, end with the parameters of the best epoch.
+    on_nonfinite : when given, non-finite parameters after an epoch raise the exception it
+        returns for the epoch (scikit-learn's check) and the loss's growth is not watched;
+        by default a loss that is non-finite or grew 1000-fold raises DivergenceError.
+    report : ``report(epoch, result, model, metric)`` after every epoch (verbose output).
+    track_objective : sum the objective (``result.objective_sum``) even when the stopping
+        rule does not watch it.
+    skip : a uint8 mask of rows not to train on (a validation split inside the data).
+    """
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable: callback(epoch, loss, w)")
-    if cfg.early_stopping and not has_validation:
+    if cfg.early_stopping and not has_validation and score is None:
         raise ValueError("early_stopping=True needs validation_data=(X_val, y_val)")
+    if cfg.stop_on == "validation_score" and score is None:
+        raise ValueError("stop_on='validation_score' needs a validation score")
     if cfg.epoch_offset + cfg.epochs > 2**64 - 1:
         raise ValueError(
             f"epoch_offset + epochs must be < 2**64, got {cfg.epoch_offset + cfg.epochs}"
@@ -341,8 +375,11 @@ def run(
     if lr0 is None:
         lr0 = initial_rate(cfg, backend, loss, k)
     seed = resolve_seed(cfg.seed)
-    options = epoch_options(cfg, spec, seed=seed, shuffle=0, skip=skip)
+    options = epoch_options(
+        cfg, spec, seed=seed, shuffle=0, skip=skip, track_objective=track_objective
+    )
     model.average_start = float(cfg.average_start)
+    order = _sklearn_order(cfg, backend)
 
     bar = None
     if cfg.progress:
@@ -352,33 +389,50 @@ def run(
             raise ImportError("progress=True needs tqdm: pip install 'fastsgd[progress]'") from None
         bar = tqdm(total=cfg.epochs, desc="fastsgd", unit="epoch", leave=False)
 
+    exact = cfg.loss_record == "exact"
     lr_of = per_epoch_rates(cfg, lr0)
-    start_loss = backend.loss(model)
-    history = [start_loss]
+    history: list[float] = [backend.loss(model)] if exact else []
     val_history = [backend.loss(model, validation=True)] if has_validation else None
     lrs: list[float] = []
     path_w = [model_w(model, vector)] if cfg.record_path else None
     path_b = [model_b(model, vector)] if cfg.record_path and cfg.fit_intercept else None
-    best_loss, no_improve = start_loss, 0
-    best_val = val_history[0] if val_history else math.inf
-    best_model, best_epoch = model.copy() if cfg.early_stopping else None, 0
-    cur_lr, n_steps, stop_reason, converged = lr0, 0, "epochs", False
-    tol = cfg.tol
+    # the number the stopping rule watches, and its best value so far
+    best = math.inf
+    if exact and cfg.stop_on == "loss":
+        best = history[0]
+    elif val_history is not None and cfg.stop_on == "validation_loss":
+        best = val_history[0]
+    keep = cfg.early_stopping and keep_best
+    best_model, best_epoch = (model.copy() if keep else None), 0
+    watching = cfg.early_stopping or cfg.tol is not None or cfg.schedule == "adaptive"
+    tol = cfg.tol or 0.0
+    cur_lr, n_steps, stop_reason, converged, no_improve = lr0, 0, "epochs", False, 0
     try:
         for e in range(cfg.epochs):
             lr = lr_of(e, cur_lr)
             options.schedule = schedule_spec(cfg, spec, lr)
             options.epoch = cfg.epoch_offset + e
-            options.shuffle = shuffle_code(cfg, backend.d, _itemsize(backend))
+            if order is not None:
+                _core.xorshift_shuffle(order, seed & 0xFFFFFFFF)
+                options.order = order
+            else:
+                options.shuffle = shuffle_code(cfg, backend.d, _itemsize(backend))
             result = backend.epoch(model, options)
             n_steps += result.steps
             lrs.append(options.schedule.rate(model.t - result.steps))
-            current = backend.loss(model)
+            current = (
+                backend.loss(model) if exact else result.weighted_loss_sum / max(result.rows, 1)
+            )
             history.append(current)
-            if not math.isfinite(current) or (
-                start_loss > 0 and current > _DIVERGENCE_FACTOR * start_loss
+            if on_nonfinite is not None:
+                if not _finite(model):
+                    raise on_nonfinite(e + 1)
+            elif (
+                not math.isfinite(current)
+                or not _finite(model)
+                or (history[0] > 0 and current > _DIVERGENCE_FACTOR * history[0])
             ):
-                _raise_divergence(backend, loss, cfg, k, e + 1, lrs[-1], start_loss, current)
+                _raise_divergence(backend, loss, cfg, k, e + 1, lrs[-1], history[0], current)
             if path_w is not None:
                 path_w.append(model_w(model, vector))
                 if path_b is not None:
@@ -388,40 +442,34 @@ def run(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{current:.4g}", refresh=False)
+            metric = _stop_metric(cfg.stop_on, current, result, val_history, score, model)
+            if report is not None:
+                report(e + 1, result, model, metric)
             if callback is not None and callback(e + 1, current, model_w(model, vector)) is False:
                 stop_reason = "callback"
                 break
-            # stopping rules
-            if cfg.early_stopping and val_history is not None:
-                v = val_history[-1]
-                if v < best_val - (tol or 0.0):
-                    best_val, no_improve = v, 0
+            if not watching:
+                continue
+            no_improve = no_improve + 1 if metric > best - tol else 0
+            if metric < best:
+                best = metric
+                if keep:
                     best_model, best_epoch = model.copy(), e + 1
-                else:
-                    no_improve += 1
-                if no_improve >= cfg.n_iter_no_change:
-                    stop_reason, converged = "early_stopping", True
-                    break
-                continue
-            if tol is None and cfg.schedule != "adaptive":
-                continue
-            if current < best_loss - (tol or 0.0):
-                no_improve = 0
-            else:
-                no_improve += 1
-            best_loss = min(best_loss, current)
             if no_improve >= cfg.n_iter_no_change:
-                if cfg.schedule == "adaptive" and cur_lr / 5.0 >= 1e-6:
+                if cfg.schedule == "adaptive" and cur_lr > 1e-6:
                     cur_lr /= 5.0
                     no_improve = 0
                     continue
-                stop_reason = "adaptive" if cfg.schedule == "adaptive" else "tol"
+                stop_reason = (
+                    "early_stopping" if cfg.early_stopping
+                    else "adaptive" if cfg.schedule == "adaptive" else "tol"
+                )  # fmt: skip
                 converged = True
                 break
     finally:
         if bar is not None:
             bar.close()
-    if cfg.early_stopping and best_model is not None:
+    if keep and best_model is not None:
         model = best_model
     return FitResult(
         w=model_w(model, vector),
@@ -434,11 +482,41 @@ def run(
         converged=converged,
         stop_reason=stop_reason,
         learning_rate=lr0,
-        best_epoch=best_epoch if cfg.early_stopping else None,
+        best_epoch=best_epoch if keep else None,
         path_w=None if path_w is None else np.stack(path_w),
         path_b=None if path_b is None else np.stack(path_b),
         model=model,
     )
+
+
+def _stop_metric(
+    stop_on: str, current: float, result: EpochResult, val_history: list[float] | None,
+    score: Callable[[_core.Model], float] | None, model: _core.Model,
+) -> float:  # fmt: skip
+    """The number the stopping rule watches after an epoch (lower is better)."""
+    if stop_on == "objective":
+        return result.objective_sum / max(result.rows, 1)
+    if stop_on == "validation_loss" and val_history is not None:
+        return val_history[-1]
+    if stop_on == "validation_score" and score is not None:
+        return -float(score(model))
+    return current
+
+
+def _finite(model: _core.Model) -> bool:
+    """Whether the model's weights and intercept are all finite."""
+    return bool(np.isfinite(model.coef()).all() and np.isfinite(model.bias()).all())
+
+
+def _sklearn_order(cfg: FitConfig, backend: Backend) -> Any:
+    """With shuffle="sklearn", the row order that scikit-learn's shuffle updates each epoch."""
+    if cfg.shuffle_mode != "sklearn":
+        return None
+    if not isinstance(backend, CoreBackend):
+        raise TypeError("shuffle='sklearn' needs in-memory data (NumPy arrays), not a dask backend")
+    if cfg.seed is not None and cfg.seed > 0xFFFFFFFF:
+        raise ValueError(f"shuffle='sklearn' needs a seed < 2**32, got {cfg.seed}")
+    return np.arange(backend.n, dtype=np.int64)
 
 
 def _itemsize(backend: Backend) -> int:

@@ -217,26 +217,26 @@ LOSSES: Registry[Loss] = Registry(
 
 @dataclass(frozen=True)
 class Penalty(_Entry):
-    """A penalty on the weights: ``split(alpha, l1_ratio)`` gives its (l2, l1) strengths
-    in the core's α·((1 − ρ)·½‖w‖² + ρ·‖w‖₁) form."""
+    """A penalty on the weights, α·((1 − ρ)·½‖w‖² + ρ·‖w‖₁): ``mix(alpha, l1_ratio)``
+    gives the (α, ρ) it applies (scikit-learn's: l2 is ρ = 0, l1 is ρ = 1)."""
 
-    split: Callable[[float, float], tuple[float, float]]
+    mix: Callable[[float, float], tuple[float, float]]
 
     def spec(self, alpha: float, l1_ratio: float) -> _core.PenaltySpec:
-        l2, l1 = self.split(alpha, l1_ratio)
-        return _core.PenaltySpec(l2=l2, l1=l1)
+        a, r = self.mix(alpha, l1_ratio)
+        return _core.PenaltySpec(alpha=a, l1_ratio=r)
 
 
 PENALTIES: Registry[Penalty] = Registry(
     "penalty",
     [
-        Penalty("none", "no penalty", split=lambda a, r: (0.0, 0.0)),
-        Penalty("l2", "alpha·½‖w‖² (weight decay alpha)", split=lambda a, r: (a, 0.0)),
-        Penalty("l1", "alpha·‖w‖₁", split=lambda a, r: (0.0, a)),
+        Penalty("none", "no penalty", mix=lambda a, r: (0.0, 0.0)),
+        Penalty("l2", "alpha·½‖w‖² (weight decay alpha)", mix=lambda a, r: (a, 0.0)),
+        Penalty("l1", "alpha·‖w‖₁", mix=lambda a, r: (a, 1.0)),
         Penalty(
             "elasticnet",
             "alpha·((1 − l1_ratio)·½‖w‖² + l1_ratio·‖w‖₁)",
-            split=lambda a, r: (a * (1.0 - r), a * r),
+            mix=lambda a, r: (a, r),
         ),
     ],
 )
@@ -325,7 +325,7 @@ SCHEDULES: Registry[Schedule] = Registry(
         Schedule("cosine", "lr·(1 + cos(π·e/epochs))/2", per_step=None, per_epoch=_cosine),
         Schedule(
             "adaptive",
-            "lr, divided by 5 each time the loss stops improving (stops below 1e-6)",
+            "lr, divided by 5 each time the loss stops improving, while above 1e-6; then training stops",
             per_step="constant",
             per_epoch=_constant,
         ),

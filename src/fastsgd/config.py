@@ -35,12 +35,12 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "learning_rate": [Interval(_Real, 0, None, closed="neither"), Options({"auto"})],
     "schedule": [IsString(), IsCallable()],
     "schedule_unit": [Options({"epoch", "step"})],
-    "power_t": [Interval(_Real, 0, None, closed="left")],
+    "power_t": [Interval(_Real, None, None)],
     "step_size": [Interval(_Int, 1, None)],
     "gamma": [Interval(_Real, 0, None, closed="neither")],
     "batch_size": [Interval(_Int, 1, None), None],
     "epochs": [Interval(_Int, 0, None)],
-    "shuffle": [Boolean(), Options({"blocks"})],
+    "shuffle": [Boolean(), Options({"blocks", "sklearn"})],
     "seed": [Interval(_Int, 0, _UINT64_MAX), None],
     "momentum": [Interval(_Real, 0, 1, closed="left")],
     "dampening": [Interval(_Real, 0, 1)],
@@ -58,6 +58,8 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "n_iter_no_change": [Interval(_Int, 1, None)],
     "early_stopping": [Boolean()],
     "stop_on": [Options({"loss", "objective", "validation_loss", "validation_score"})],
+    "loss_record": [Options({"exact", "progressive"})],
+    "sklearn_arithmetic": [Boolean()],
     "progress": [Boolean()],
     "record_path": [Boolean()],
     "n_classes": [Interval(_Int, 2, None), None],
@@ -116,6 +118,8 @@ class FitConfig:
     n_iter_no_change: int = 5
     early_stopping: bool = False
     stop_on: str = "loss"
+    loss_record: str = "exact"
+    sklearn_arithmetic: bool = False
     progress: bool = False
     record_path: bool = False
     n_classes: int | None = None
@@ -193,9 +197,9 @@ class FitConfig:
 
     @property
     def shuffle_mode(self) -> str:
-        """ "rows", "blocks" or "none"."""
-        if self.shuffle == "blocks":
-            return "blocks"
+        """ "rows", "blocks", "sklearn" or "none"."""
+        if self.shuffle in ("blocks", "sklearn"):
+            return str(self.shuffle)
         return "rows" if self.shuffle else "none"
 
     @property

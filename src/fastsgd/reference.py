@@ -846,7 +846,7 @@ def fit(
     lrs: list[float] = []
     path_w = [w_out(st)] if o["record_path"] else None
     path_b = [b_out(st)] if o["record_path"] and fi else None
-    best_loss, best_val = history[0], (val_history[0] if val_history else math.inf)
+    best = val_history[0] if o["early_stopping"] and val_history else history[0]
     best_state, best_epoch, no_improve = st.copy(), 0, 0
     cur, n_steps, stop_reason, converged = lr0, 0, "epochs", False
     tol = o["tol"]
@@ -876,24 +876,23 @@ def fit(
         if callback is not None and callback(e + 1, current, w_out(st)) is False:
             stop_reason = "callback"
             break
-        if o["early_stopping"] and val_history is not None:
-            if val_history[-1] < best_val - (tol or 0.0):
-                best_val, no_improve, best_state, best_epoch = val_history[-1], 0, st.copy(), e + 1
-            else:
-                no_improve += 1
-            if no_improve >= o["n_iter_no_change"]:
-                stop_reason, converged = "early_stopping", True
-                break
+        if not (o["early_stopping"] or tol is not None or o["schedule"] == "adaptive"):
             continue
-        if tol is None and o["schedule"] != "adaptive":
-            continue
-        no_improve = 0 if current < best_loss - (tol or 0.0) else no_improve + 1
-        best_loss = min(best_loss, current)
+        # the stopping rule: one number watched, lower is better
+        watched = val_history[-1] if o["early_stopping"] and val_history else current
+        no_improve = no_improve + 1 if watched > best - (tol or 0.0) else 0
+        if watched < best:
+            best = watched
+            if o["early_stopping"]:
+                best_state, best_epoch = st.copy(), e + 1
         if no_improve >= o["n_iter_no_change"]:
-            if o["schedule"] == "adaptive" and cur / 5.0 >= 1e-6:
+            if o["schedule"] == "adaptive" and cur > 1e-6:
                 cur, no_improve = cur / 5.0, 0
                 continue
-            stop_reason = "adaptive" if o["schedule"] == "adaptive" else "tol"
+            stop_reason = (
+                "early_stopping" if o["early_stopping"]
+                else "adaptive" if o["schedule"] == "adaptive" else "tol"
+            )  # fmt: skip
             converged = True
             break
     if o["early_stopping"]:

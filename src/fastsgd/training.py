@@ -174,7 +174,8 @@ def fit(
           - ``"step"``: ``lr · gamma ** (e // step_size)``
           - ``"cosine"``: ``lr · (1 + cos(π e / epochs)) / 2``
           - ``"adaptive"``: ``lr``, divided by 5 each time the loss has not improved by
-            ``tol`` (0 when None) for ``n_iter_no_change`` epochs; stops below 1e-6
+            ``tol`` (0 when None) for ``n_iter_no_change`` epochs while it is above 1e-6;
+            then training stops (scikit-learn's rule)
           - a callable ``f(e) -> lr``;
 
           with ``schedule_unit="step"`` the rate changes every step t instead:

@@ -4,10 +4,10 @@
 // per-epoch schedules, callbacks and stopping rules.
 //
 // The order: positions 0..n−1 mapped through the epoch's seeded permutation
-// (permutation.hpp; none when shuffle = 0), skipping the rows marked in
-// `skip` (a validation split). Batches are consecutive runs of batch_size
-// active rows; the last one may be smaller. A step's learning rate comes from
-// the schedule at the model's step counter t (updates.hpp).
+// (permutation.hpp; none when shuffle = 0), or the rows listed in `order`
+// when it is given, skipping the rows marked in `skip` (a validation split). Batches are
+// consecutive runs of batch_size active rows; the last one may be smaller. A step's learning rate
+// comes from the schedule at the model's step counter t (updates.hpp).
 #pragma once
 
 #include <cmath>
@@ -36,6 +36,12 @@ struct EpochSpec {
   double clip = std::numeric_limits<double>::infinity();  // |dℓ/dz| limit (scikit-learn: 1e12)
   bool track_objective = false;        // sum scikit-learn's objective (loss + penalty per row)
   const std::uint8_t* skip = nullptr;  // rows to leave out (nonzero), or null
+  // Batches of one row of plain SGD in scikit-learn's order of floating-point
+  // operations (sequential.hpp; the bindings send such epochs there).
+  bool sklearn_arithmetic = false;
+  // The rows to visit, in this order (each in [0, n)), instead of the shuffle; null: none.
+  const index_t* order = nullptr;
+  index_t order_size = 0;
   // Polled every `poll_every` steps; returning true stops the epoch early.
   index_t poll_every = 0;
   bool (*should_stop)(void*) = nullptr;
@@ -76,8 +82,12 @@ inline namespace FASTSGD_ISA {
 class RowStream {
  public:
   RowStream(index_t n, index_t shuffle, std::uint64_t seed, std::uint64_t epoch,
-            const std::uint8_t* skip, std::vector<index_t>& blocks)
-      : n_(n), shuffle_(shuffle), skip_(skip), blocks_(blocks) {
+            const std::uint8_t* skip, std::vector<index_t>& blocks, const index_t* order = nullptr)
+      : n_(n),
+        shuffle_(order != nullptr ? 0 : shuffle),
+        skip_(skip),
+        order_(order),
+        blocks_(blocks) {
     block_ = shuffle > 1 ? shuffle : 1;
     nfull_ = n / block_;
     if (shuffle == 1) key_ = make_perm_key(static_cast<std::uint64_t>(n), seed, epoch);
@@ -106,7 +116,9 @@ class RowStream {
  private:
   // dst[j] = the row at position first + j
   void map(index_t first, index_t m, index_t* dst) {
-    if (shuffle_ == 0) {
+    if (order_ != nullptr) {
+      std::memcpy(dst, order_ + first, static_cast<std::size_t>(m) * sizeof(index_t));
+    } else if (shuffle_ == 0) {
       for (index_t j = 0; j < m; ++j) dst[j] = first + j;
     } else if (block_ == 1) {
       perm_positions(key_, first, m, dst);
@@ -133,6 +145,7 @@ class RowStream {
 
   index_t n_, shuffle_, block_ = 1, nfull_ = 0, pos_ = 0;
   const std::uint8_t* skip_;
+  const index_t* order_;
   PermKey key_;
   std::vector<index_t>& blocks_;
 };
@@ -232,6 +245,7 @@ void batch_sums(const DenseRows<T>& src, const Targets<T>& tg, const Params& p,
 template <class T>
 struct GradientStep {
   static constexpr bool has_pieces = true;
+  static constexpr bool sums_objective = false;
   const DenseRows<T>& src;
   const Targets<T>& tg;
   Model& M;
@@ -292,6 +306,7 @@ constexpr index_t kFusedMaxBatch = 8;
 template <class L, class T>
 struct FusedPlainStep {
   static constexpr bool has_pieces = false;
+  static constexpr bool sums_objective = false;
   const DenseRows<T>& src;
   const Targets<T>& tg;
   Model& M;
@@ -375,11 +390,12 @@ template <class T, class Step>
 EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                       const EpochSpec& spec, TrainWorkspace& ws, index_t active, index_t B,
                       Step& step) {
-  const index_t n = src.n;
+  // An explicit order lists the positions; else they are the rows 0..n−1.
+  const index_t n = spec.order != nullptr ? spec.order_size : src.n;
   // One batch of every row in order: its order changes nothing, so it is not shuffled.
   const index_t shuffle = B < active ? spec.shuffle : 0;
-  const bool in_order = shuffle == 0 && spec.skip == nullptr;  // batches are ranges of rows
-  RowStream stream(n, shuffle, spec.seed, spec.epoch, spec.skip, ws.blocks);
+  const bool in_order = shuffle == 0 && spec.skip == nullptr && spec.order == nullptr;
+  RowStream stream(n, shuffle, spec.seed, spec.epoch, spec.skip, ws.blocks, spec.order);
 
   // Batches of up to kPiece rows are drawn `ahead` batches (at least 128 rows)
   // before they are used and their rows prefetched, so that the cache misses of
@@ -406,8 +422,10 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
     const index_t start = batch * B;
     const index_t m = imin(B, active - start);
     const double lr = schedule_rate(spec.schedule, M.t);
-    if (spec.track_objective)  // scikit-learn's penalty term: the norms before the step
-      stats.objective_sum += static_cast<double>(m) * (l2 * 0.5 * M.sq_norm + l1 * M.l1_norm);
+    if constexpr (!Step::sums_objective) {
+      if (spec.track_objective)  // scikit-learn's penalty term: the norms before the step
+        stats.objective_sum += static_cast<double>(m) * (l2 * 0.5 * M.sq_norm + l1 * M.l1_norm);
+    }
     LossSums sums;
     if (in_order) {
       sums = step(RowSet{nullptr, start, m}, m, lr);
@@ -419,7 +437,9 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
     }
     stats.loss_sum += sums.loss;
     stats.weighted_loss_sum += sums.weighted;
-    if (spec.track_objective) stats.objective_sum += sums.loss;
+    if constexpr (!Step::sums_objective) {
+      if (spec.track_objective) stats.objective_sum += sums.loss;
+    }
     ++stats.steps;
     if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
         batch + 1 < nbatches && spec.should_stop(spec.poll_context)) {
@@ -427,6 +447,7 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
       break;
     }
   }
+  if constexpr (Step::sums_objective) stats.objective_sum = step.objective;
   return stats;
 }
 
@@ -434,10 +455,14 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
 template <class T>
 EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                        const EpochSpec& spec, TrainWorkspace& ws) {
-  const index_t n = src.n;
+  const index_t n = spec.order != nullptr ? spec.order_size : src.n;
   index_t active = n;
-  if (spec.skip != nullptr)
-    for (index_t i = 0; i < n; ++i) active -= spec.skip[i] != 0 ? 1 : 0;
+  if (spec.skip != nullptr) {
+    if (spec.order != nullptr)
+      for (index_t i = 0; i < n; ++i) active -= spec.skip[spec.order[i]] != 0 ? 1 : 0;
+    else
+      for (index_t i = 0; i < n; ++i) active -= spec.skip[i] != 0 ? 1 : 0;
+  }
   const index_t B = spec.batch_size > 0 && spec.batch_size < active ? spec.batch_size : active;
   if (B <= kFusedMaxBatch && update_is_lazy(spec.step.update)) {
     return visit_loss(spec.loss, [&](const auto& loss) {

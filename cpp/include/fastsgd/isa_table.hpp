@@ -49,6 +49,13 @@ const IsaTable& isa_table_baseline();
 const IsaTable& isa_table_avx2();
 const IsaTable& isa_table_avx512();
 
+// An epoch in scikit-learn's order of floating-point operations (sequential.hpp),
+// compiled without fused multiply-adds in cpp/src/sequential.cpp.
+EpochStats sequential_epoch(const DenseRows<float>&, const Targets<float>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+EpochStats sequential_epoch(const DenseRows<double>&, const Targets<double>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+
 // Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.
 const IsaTable& active_table();
 const char* active_isa();

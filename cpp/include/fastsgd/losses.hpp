@@ -85,10 +85,16 @@ struct Logistic : EachOutput {
   static constexpr const char* doc = "log(1 + exp(z)) − y·z";
   static constexpr double label_neg = 0.0;
   explicit Logistic(const LossSpec&) {}
-  double value(double z, double y) const {
-    const double softplus = (z > 0 ? z : 0.0) + std::log1p(std::exp(-std::fabs(z)));
-    return softplus - y * z;
+  // log(1 + e^z) piecewise, as scikit-learn computes it (its log1pexp): accurate
+  // everywhere, and the same numbers as its objective.
+  static double softplus(double z) {
+    if (z <= -37.0) return std::exp(z);
+    if (z <= -2.0) return std::log1p(std::exp(z));
+    if (z <= 18.0) return std::log(1.0 + std::exp(z));
+    if (z <= 33.3) return z + std::exp(-z);
+    return z;
   }
+  double value(double z, double y) const { return softplus(z) - y * z; }
   double deriv(double z, double y) const {
     if (z > -37.0) {  // ((1 − y) − y·e^−z) / (1 + e^−z) = σ(z) − y
       const double e = std::exp(-z);

@@ -50,6 +50,31 @@ static inline PermKey make_perm_key(std::uint64_t n, std::uint64_t seed, std::ui
   return key;
 }
 
+// scikit-learn's shuffle (SequentialDataset.shuffle with its our_rand_r
+// generator): a Fisher–Yates pass over `order` in place, driven by a 32-bit
+// xorshift. scikit-learn applies it, with the same seed, to the previous
+// epoch's order at the start of every epoch; with the same seed fastsgd's
+// scikit-learn face visits the rows in the same order.
+static inline std::uint32_t xorshift_next(std::uint32_t& state) {
+  if (state == 0) state = 1;  // the generator's fixed point; scikit-learn's DEFAULT_SEED
+  state ^= state << 13;
+  state ^= state >> 17;
+  state ^= state << 5;
+  return state & 0x7FFFFFFFu;  // modulo RAND_R_MAX + 1 = 2^31
+}
+
+// static: compiled into each file that uses it, never shared between instruction sets
+template <class I>
+static void xorshift_shuffle(I* order, index_t n, std::uint32_t seed) {
+  for (index_t i = 0; i + 1 < n; ++i) {
+    const auto j = static_cast<index_t>(static_cast<std::uint32_t>(i) +
+                                        xorshift_next(seed) % static_cast<std::uint32_t>(n - i));
+    const I tmp = order[i];
+    order[i] = order[j];
+    order[j] = tmp;
+  }
+}
+
 inline namespace FASTSGD_ISA {
 
 // The round multipliers of the permutation (see random.hpp).

@@ -48,9 +48,14 @@ struct UpdateSpec {
 // gradient l2·w); L1 is the cumulative truncated gradient of Tsuruoka, Tsujii
 // and Ananiadou (2009): each weight is pulled towards 0, never across it, by
 // the penalty accumulated since it last moved.
+// The penalty l2·½‖w‖² + l1·‖w‖₁, and the alpha and l1_ratio it came from
+// (l2 = alpha·(1 − l1_ratio), l1 = alpha·l1_ratio; alpha 0 without a penalty), which
+// the step in scikit-learn's order of operations (sequential.hpp) multiplies itself.
 struct PenaltySpec {
   double l2 = 0.0;
   double l1 = 0.0;
+  double alpha = 0.0;
+  double l1_ratio = 0.0;
 };
 
 inline namespace FASTSGD_ISA {

@@ -1,0 +1,149 @@
+// Plain SGD one row at a time with every floating-point operation in
+// scikit-learn's order (linear_model/_sgd_fast.pyx and utils/_weight_vector.pyx):
+// the score summed feature by feature, the step's factors formed as it forms
+// them, the norms of its objective accumulated as it does. Compiled in a file of
+// its own without fused multiply-adds (cpp/src/sequential.cpp, -ffp-contract=off,
+// no FMA instructions), as scikit-learn's x86-64 wheels are, so on float64 data
+// the trajectory equals scikit-learn's bit for bit: even where SGD amplifies a
+// rounding difference from one step to the next (large rates), the drop-in
+// (fastsgd.linear_model) ends where scikit-learn does.
+//
+// The same model state, penalties, averaging and schedules as step.hpp; only the
+// order of operations is fixed. Used with batches of one row and plain SGD.
+#pragma once
+
+#include <cmath>
+
+#include "fastsgd/epoch.hpp"
+
+namespace fastsgd {
+inline namespace FASTSGD_ISA {
+
+// scikit-learn's WeightVector.reset_wscale: the average takes in the lazy part
+// (its BLAS axpy: a fused multiply-add), is scaled by 1/b, and W by its scale.
+inline void sequential_fold(Model& M) {
+  const std::size_t n = M.V.size();
+  if (M.averaging()) {
+    const double a = M.avg_a, inv_b = 1.0 / M.avg_b;
+    for (std::size_t j = 0; j < n; ++j) M.AV[j] = std::fma(a, M.V[j], M.AV[j]);
+    for (std::size_t j = 0; j < n; ++j) M.AV[j] *= inv_b;
+    M.avg_a = 0.0;
+    M.avg_b = 1.0;
+  }
+  for (std::size_t j = 0; j < n; ++j) M.V[j] *= M.scale;
+  M.scale = 1.0;
+}
+
+template <class L, class T>
+struct SequentialStep {
+  static constexpr bool has_pieces = false;
+  static constexpr bool sums_objective = true;
+  const DenseRows<T>& src;
+  const Targets<T>& tg;
+  Model& M;
+  const EpochSpec& spec;
+  const L& loss;
+  double objective = 0.0;  // scikit-learn's objective_sum, added to in its order
+
+  LossSums operator()(const RowSet& rows, index_t m, double eta) {
+    (void)m;  // always 1
+    const index_t id = rows.id(0);
+    const T* x = src.row(id);
+    const index_t d = M.d;
+    double* V = M.V.data();
+    const PenaltySpec& pen = spec.step.penalty;
+    const double alpha = pen.alpha, l1_ratio = pen.l1_ratio;
+
+    double inner = 0.0;  // w.dot(x): feature by feature
+    for (index_t j = 0; j < d; ++j) inner += V[j] * static_cast<double>(x[j]);
+    inner *= M.scale;
+    const double p = inner + (M.intercept ? M.b[0] : 0.0);
+
+    const double y = target_of<L>(tg, id, 0, 1);
+    const double cur_loss = loss.value(p, y);
+    const double sw = tg.sample_weight != nullptr ? tg.sample_weight[id] : 1.0;
+    const double cw = class_weight_of(tg, id, 0, 1);
+    if (spec.track_objective) {
+      objective += cur_loss;
+      if (alpha > 0.0 || pen.l2 > 0.0 || pen.l1 > 0.0) {
+        const double norm = std::sqrt(M.sq_norm);
+        objective += alpha * ((1.0 - l1_ratio) * 0.5 * std::pow(norm, 2.0) + l1_ratio * M.l1_norm);
+      }
+    }
+    double update = -eta * clip(loss.deriv(p, y), spec.clip);
+    update *= cw * sw;
+
+    if (pen.l2 > 0.0) {  // w.scale(max(0, 1 − (1 − l1_ratio)·eta·alpha))
+      const double c0 = 1.0 - ((1.0 - l1_ratio) * eta * alpha);
+      const double c = c0 > 0.0 ? c0 : 0.0;
+      M.scale *= c;
+      M.sq_norm *= (c * c);
+      M.l1_norm *= std::fabs(c);
+      if (M.scale < 1e-9) sequential_fold(M);
+    }
+    const double wscale = M.scale;
+    if (update != 0.0) {  // w.add(x, update), its norms summed over the features
+      const double k = update / wscale;
+      double l2acc = 0.0, l1acc = 0.0;
+      for (index_t j = 0; j < d; ++j) {
+        V[j] += static_cast<double>(x[j]) * k;
+        l2acc += V[j] * V[j];
+        l1acc += std::fabs(V[j]);
+      }
+      M.sq_norm = l2acc * (wscale * wscale);
+      M.l1_norm = l1acc * wscale;
+    }
+    if (M.intercept && update != 0.0) M.b[0] += update * spec.step.intercept_decay;
+    if (M.averaging() && M.t >= M.average_start) {  // w.add_average(x, update, num)
+      const double num = M.t - M.average_start + 1.0;
+      const double mu = 1.0 / num;
+      const double a = M.avg_a;
+      const double k = -update / wscale;
+      double* AV = M.AV.data();
+      for (index_t j = 0; j < d; ++j) AV[j] += (a * static_cast<double>(x[j]) * k);
+      if (num > 1.0) M.avg_b /= (1.0 - mu);
+      M.avg_a += mu * M.avg_b * wscale;
+      M.ab[0] += ((M.b[0] - M.ab[0]) / num);
+    }
+    if (pen.l1 > 0.0) {
+      model_ensure_state(M, 0, true);
+      M.u += (l1_ratio * eta * alpha);
+      l1_truncate(M, 0, d);
+    }
+    M.t += 1.0;
+    LossSums sums;
+    sums.loss = cur_loss;
+    sums.weighted = (sw * cw) * cur_loss;
+    return sums;
+  }
+};
+
+// One epoch of per-row plain SGD in scikit-learn's order of operations (other
+// batch sizes and rules: the usual epoch, compiled here without fused
+// multiply-adds).
+template <class T>
+EpochStats train_epoch_sequential(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
+                                  const EpochSpec& spec, TrainWorkspace& ws) {
+  const bool one_row = spec.batch_size == 1 && M.k == 1 && update_is_lazy(spec.step.update);
+  if (!one_row) return train_epoch(src, tg, M, spec, ws);
+  const index_t n = spec.order != nullptr ? spec.order_size : src.n;
+  index_t active = n;
+  if (spec.skip != nullptr) {
+    for (index_t i = 0; i < n; ++i) {
+      const index_t row = spec.order != nullptr ? spec.order[i] : i;
+      if (spec.skip[row] != 0) --active;
+    }
+  }
+  return visit_loss(spec.loss, [&](const auto& loss) {
+    using Loss = std::decay_t<decltype(loss)>;
+    if constexpr (Loss::joint) {
+      return train_epoch(src, tg, M, spec, ws);
+    } else {
+      SequentialStep<Loss, T> step{src, tg, M, spec, loss};
+      return epoch_loop(src, tg, M, spec, ws, active, index_t{1}, step);
+    }
+  });
+}
+
+}  // namespace FASTSGD_ISA
+}  // namespace fastsgd
