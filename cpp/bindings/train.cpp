@@ -194,7 +194,8 @@ void register_train(py::module_& m) {
       .def(py::init([](const LossSpec& loss, const py::object& update, const py::object& penalty,
                        const py::object& schedule, index_t batch_size, index_t shuffle,
                        std::uint64_t seed, const py::object& clip, double intercept_decay,
-                       bool track_objective, py::object skip, bool sklearn_arithmetic) {
+                       bool track_objective, py::object skip, bool sklearn_arithmetic,
+                       bool sum_loss) {
              PyEpochOptions o;
              o.spec.loss = loss;
              if (!update.is_none()) o.spec.step.update = update.cast<UpdateSpec>();
@@ -210,12 +211,13 @@ void register_train(py::module_& m) {
              o.spec.step.track_norms = track_objective;
              o.skip = std::move(skip);
              o.spec.sklearn_arithmetic = sklearn_arithmetic;
+             o.spec.sum_loss = sum_loss;
              return o;
            }),
            "loss"_a, "update"_a = py::none(), "penalty"_a = py::none(), "schedule"_a = py::none(),
            "batch_size"_a = 0, "shuffle"_a = 1, "seed"_a = 0, "clip"_a = py::none(),
            "intercept_decay"_a = 1.0, "track_objective"_a = false, "skip"_a = py::none(),
-           "sklearn_arithmetic"_a = false)
+           "sklearn_arithmetic"_a = false, "sum_loss"_a = true)
       .def_property(
           "loss", [](const PyEpochOptions& o) { return o.spec.loss; },
           [](PyEpochOptions& o, const LossSpec& v) { o.spec.loss = v; })

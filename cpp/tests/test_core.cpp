@@ -422,6 +422,92 @@ TEST(the_optimal_schedule_starts_at_scikit_learns_rate) {
   CHECK_CLOSE(schedule_rate(s, 16.0), 0.25, 1e-15);
 }
 
+TEST(the_xorshift_shuffle_is_scikit_learns) {
+  // scikit-learn's ArrayDataset64._shuffle_py(12345) on rows 0..16, three times in a row
+  std::vector<std::int64_t> order(17);
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+  const std::int64_t first[3][6] = {
+      {10, 16, 13, 15, 8, 3}, {4, 14, 0, 5, 1, 15}, {8, 7, 10, 3, 16, 5}};
+  for (const auto& want : first) {
+    xorshift_shuffle(order.data(), 17, 12345u);
+    for (int j = 0; j < 6; ++j) CHECK(order[static_cast<std::size_t>(j)] == want[j]);
+  }
+  std::vector<std::int64_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < sorted.size(); ++i) CHECK(sorted[i] == static_cast<std::int64_t>(i));
+}
+
+// One epoch of per-row SGD (hinge, L2, averaging) over rows in the given order, skipping
+// marked rows, with the fused step or scikit-learn's order of operations.
+Model epoch_over(const std::vector<double>& X, const std::vector<std::int64_t>& labels, index_t n,
+                 const std::int64_t* order, index_t order_size, const std::uint8_t* skip,
+                 bool sequential) {
+  Model M;
+  model_reset(M, 1, 3, true);
+  M.average_start = 5.0;
+  EpochSpec s;
+  s.loss.id = LossId::hinge;
+  s.loss.param[0] = 1.0;
+  s.step.penalty.alpha = 0.01;
+  s.step.penalty.l2 = 0.01;
+  s.schedule.eta0 = 0.1;
+  s.batch_size = 1;
+  s.shuffle = 0;
+  s.order = order;
+  s.order_size = order_size;
+  s.skip = skip;
+  s.sklearn_arithmetic = sequential;
+  Targets<double> tg;
+  tg.labels = labels.data();
+  TrainWorkspace ws;
+  const DenseRows<double> src{X.data(), 3, n, 3};
+  if (sequential)
+    sequential_epoch(src, tg, M, s, ws);
+  else
+    kernels_of<DenseRows<double>>(active_table()).epoch(src, tg, M, s, ws);
+  model_fold(M);
+  return M;
+}
+
+TEST(an_order_visits_its_rows_and_skips_the_marked_ones) {
+  const index_t n = 40;
+  Rng rng{11};
+  std::vector<double> X(static_cast<std::size_t>(3 * n));
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
+  for (double& v : X) v = rng.next();
+  for (index_t i = 0; i < n; ++i) labels[static_cast<std::size_t>(i)] = rng.next() > 0 ? 1 : 0;
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  xorshift_shuffle(order.data(), n, 7u);
+  std::vector<std::uint8_t> skip(static_cast<std::size_t>(n), 0);
+  for (index_t i = 0; i < n; i += 4) skip[static_cast<std::size_t>(i)] = 1;
+  // the same rows copied out in the order's sequence, marked rows left out
+  std::vector<double> Xc;
+  std::vector<std::int64_t> lc;
+  for (const std::int64_t r : order) {
+    if (skip[static_cast<std::size_t>(r)] != 0) continue;
+    for (int j = 0; j < 3; ++j) Xc.push_back(X[static_cast<std::size_t>(3 * r + j)]);
+    lc.push_back(labels[static_cast<std::size_t>(r)]);
+  }
+  const auto m = static_cast<index_t>(lc.size());
+  CHECK(m == 30);
+  for (const bool sequential : {false, true}) {
+    const Model a = epoch_over(X, labels, n, order.data(), n, skip.data(), sequential);
+    const Model b = epoch_over(Xc, lc, m, nullptr, 0, nullptr, sequential);
+    CHECK(a.t == 31.0);
+    CHECK(b.t == 31.0);
+    for (std::size_t j = 0; j < 3; ++j) {
+      CHECK_CLOSE(a.V[j], b.V[j], 1e-15);
+      CHECK_CLOSE(a.AV[j], b.AV[j], 1e-15);
+    }
+    CHECK_CLOSE(a.b[0], b.b[0], 1e-15);
+  }
+  // both steps are the same algorithm: they agree to rounding
+  const Model f = epoch_over(X, labels, n, order.data(), n, skip.data(), false);
+  const Model q = epoch_over(X, labels, n, order.data(), n, skip.data(), true);
+  for (std::size_t j = 0; j < 3; ++j) CHECK_CLOSE(f.V[j], q.V[j], 1e-12);
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && !set_isa(argv[1])) {
     std::printf("skipped: this machine cannot run the %s kernels\n", argv[1]);

@@ -202,6 +202,7 @@ class EpochOptions:
         track_objective: bool = False,
         skip: npt.NDArray[np.uint8] | None = None,
         sklearn_arithmetic: bool = False,
+        sum_loss: bool = True,
     ) -> None: ...
     loss: LossSpec
     update: UpdateSpec

@@ -48,7 +48,9 @@ class FitResult:
     ----------
     w : ndarray, (d,) or (d, k), float64 — the fitted weights.
     b : float, ndarray (k,) or None — the fitted intercept (None without one).
-    loss_history : ndarray — the full-data loss before training and after every epoch.
+    loss_history : ndarray — with ``loss_record="exact"``, the full-data loss before
+        training and after every epoch; with ``"progressive"``, each epoch's mean loss over
+        its batches, each measured before its step; with ``"none"``, empty.
     val_loss_history : ndarray or None — the same on ``validation_data``.
     lr_history : ndarray — the learning rate used in each epoch (its first step's).
     n_epochs, n_steps : int — epochs run and SGD steps taken.
@@ -302,6 +304,7 @@ def epoch_options(
         track_objective=track_objective or cfg.stop_on == "objective",
         skip=skip,
         sklearn_arithmetic=cfg.sklearn_arithmetic,
+        sum_loss=cfg.loss_record != "none",
     )
 
 
@@ -420,17 +423,23 @@ def run(
             result = backend.epoch(model, options)
             n_steps += result.steps
             lrs.append(options.schedule.rate(model.t - result.steps))
-            current = (
-                backend.loss(model) if exact else result.weighted_loss_sum / max(result.rows, 1)
-            )
-            history.append(current)
+            if exact:
+                current = backend.loss(model)
+            elif cfg.loss_record == "progressive":
+                current = result.weighted_loss_sum / max(result.rows, 1)
+            else:  # "none": no loss summed
+                current = math.nan
+            if cfg.loss_record != "none":
+                history.append(current)
             if on_nonfinite is not None:
                 if not _finite(model):
                     raise on_nonfinite(e + 1)
-            elif (
-                not math.isfinite(current)
-                or not _finite(model)
-                or (history[0] > 0 and current > _DIVERGENCE_FACTOR * history[0])
+            elif not _finite(model) or (
+                cfg.loss_record != "none"
+                and (
+                    not math.isfinite(current)
+                    or (history[0] > 0 and current > _DIVERGENCE_FACTOR * history[0])
+                )
             ):
                 _raise_divergence(backend, loss, cfg, k, e + 1, lrs[-1], history[0], current)
             if path_w is not None:

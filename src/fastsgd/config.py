@@ -58,7 +58,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "n_iter_no_change": [Interval(_Int, 1, None)],
     "early_stopping": [Boolean()],
     "stop_on": [Options({"loss", "objective", "validation_loss", "validation_score"})],
-    "loss_record": [Options({"exact", "progressive"})],
+    "loss_record": [Options({"exact", "progressive", "none"})],
     "sklearn_arithmetic": [Boolean()],
     "progress": [Boolean()],
     "record_path": [Boolean()],
@@ -170,6 +170,12 @@ class FitConfig:
             raise ValueError("a callable schedule gives the rate per epoch: schedule_unit='epoch'")
         if self.early_stopping and self.stop_on not in ("validation_loss", "validation_score"):
             object.__setattr__(self, "stop_on", "validation_loss")
+        watching = self.tol is not None or self.schedule == "adaptive"
+        if self.loss_record == "none" and self.stop_on == "loss" and watching:
+            raise ValueError(
+                "loss_record='none' records no loss to stop on: use stop_on='objective', or "
+                "loss_record='progressive' or 'exact'"
+            )
         entry = LOSSES[self.loss]
         if self.epsilon is not None and entry.parameter is None:
             raise ValueError(f"loss={self.loss!r} takes no parameter, got epsilon={self.epsilon}")

@@ -173,7 +173,8 @@ class _SGDRun:
             n_iter_no_change=int(est.n_iter_no_change),
             early_stopping=early,
             stop_on="validation_score" if early else "objective" if tol is not None else "loss",
-            loss_record="progressive",
+            # the loss of each epoch is summed only where scikit-learn's output needs it
+            loss_record="progressive" if int(est.verbose) > 0 else "none",
             n_threads=getattr(est, "n_threads", None),
             clip=_MAX_DLOSS,
             sklearn_arithmetic=True,

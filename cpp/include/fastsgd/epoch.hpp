@@ -35,6 +35,7 @@ struct EpochSpec {
   std::uint64_t epoch = 0;
   double clip = std::numeric_limits<double>::infinity();  // |dℓ/dz| limit (scikit-learn: 1e12)
   bool track_objective = false;        // sum scikit-learn's objective (loss + penalty per row)
+  bool sum_loss = true;                // sum the rows' losses (EpochStats::loss_sum, weighted)
   const std::uint8_t* skip = nullptr;  // rows to leave out (nonzero), or null
   // Batches of one row of plain SGD in scikit-learn's order of floating-point
   // operations (sequential.hpp; the bindings send such epochs there).
@@ -165,6 +166,7 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
     __builtin_prefetch(x + span - 1, 0, 3);  // the line of the last byte (rows not aligned to 64)
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
+    if (tg.sample_weight != nullptr) __builtin_prefetch(tg.sample_weight + rows[i], 0, 3);
   }
 #else
   (void)src, (void)tg, (void)rows, (void)m;
@@ -402,7 +404,8 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
   // a shuffled gather overlap with the work on the batches in between.
   const bool pieces = !in_order && B > kPiece;
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
-  const index_t ahead = B >= 128 ? 1 : (128 + B - 1) / B;
+  constexpr index_t kAheadRows = 128;
+  const index_t ahead = B >= kAheadRows ? 1 : (kAheadRows + B - 1) / B;
   const index_t slots = ahead + 1;
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;

@@ -66,12 +66,26 @@ static inline std::uint32_t xorshift_next(std::uint32_t& state) {
 // static: compiled into each file that uses it, never shared between instruction sets
 template <class I>
 static void xorshift_shuffle(I* order, index_t n, std::uint32_t seed) {
-  for (index_t i = 0; i + 1 < n; ++i) {
-    const auto j = static_cast<index_t>(static_cast<std::uint32_t>(i) +
-                                        xorshift_next(seed) % static_cast<std::uint32_t>(n - i));
-    const I tmp = order[i];
-    order[i] = order[j];
-    order[j] = tmp;
+  // The swap targets of a block of positions depend on the generator only: draw them
+  // first and prefetch their entries, so that the random reads of a large order overlap.
+  constexpr index_t kBlock = 64;
+  index_t js[kBlock];
+  for (index_t i0 = 0; i0 + 1 < n; i0 += kBlock) {
+    const index_t i1 = i0 + kBlock < n - 1 ? i0 + kBlock : n - 1;
+    for (index_t i = i0; i < i1; ++i) {
+      const index_t j = static_cast<index_t>(
+          static_cast<std::uint32_t>(i) + xorshift_next(seed) % static_cast<std::uint32_t>(n - i));
+      js[i - i0] = j;
+#if defined(__GNUC__) || defined(__clang__)
+      __builtin_prefetch(order + j, 1, 3);
+#endif
+    }
+    for (index_t i = i0; i < i1; ++i) {
+      const index_t j = js[i - i0];
+      const I tmp = order[i];
+      order[i] = order[j];
+      order[j] = tmp;
+    }
   }
 }
 

@@ -60,7 +60,8 @@ struct SequentialStep {
     const double p = inner + (M.intercept ? M.b[0] : 0.0);
 
     const double y = target_of<L>(tg, id, 0, 1);
-    const double cur_loss = loss.value(p, y);
+    const bool want_loss = spec.sum_loss || spec.track_objective;
+    const double cur_loss = want_loss ? loss.value(p, y) : 0.0;
     const double sw = tg.sample_weight != nullptr ? tg.sample_weight[id] : 1.0;
     const double cw = class_weight_of(tg, id, 0, 1);
     if (spec.track_objective) {
@@ -84,14 +85,18 @@ struct SequentialStep {
     const double wscale = M.scale;
     if (update != 0.0) {  // w.add(x, update), its norms summed over the features
       const double k = update / wscale;
-      double l2acc = 0.0, l1acc = 0.0;
-      for (index_t j = 0; j < d; ++j) {
-        V[j] += static_cast<double>(x[j]) * k;
-        l2acc += V[j] * V[j];
-        l1acc += std::fabs(V[j]);
+      if (spec.track_objective) {
+        double l2acc = 0.0, l1acc = 0.0;
+        for (index_t j = 0; j < d; ++j) {
+          V[j] += static_cast<double>(x[j]) * k;
+          l2acc += V[j] * V[j];
+          l1acc += std::fabs(V[j]);
+        }
+        M.sq_norm = l2acc * (wscale * wscale);
+        M.l1_norm = l1acc * wscale;
+      } else {
+        for (index_t j = 0; j < d; ++j) V[j] += static_cast<double>(x[j]) * k;
       }
-      M.sq_norm = l2acc * (wscale * wscale);
-      M.l1_norm = l1acc * wscale;
     }
     if (M.intercept && update != 0.0) M.b[0] += update * spec.step.intercept_decay;
     if (M.averaging() && M.t >= M.average_start) {  // w.add_average(x, update, num)
