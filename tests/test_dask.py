@@ -628,3 +628,25 @@ def test_survives_a_worker_killed_mid_epoch(client: Any, tmp_path: Path) -> None
     np.testing.assert_allclose(r.loss_history, m.loss_history, rtol=1e-6)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it
     assert killed not in set(client.run(os.getpid).values())
+
+
+# --- sparse blocks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["average", "gradient"])
+def test_sparse_blocks_give_the_dense_fit(client, method):
+    sp = pytest.importorskip("scipy.sparse")
+    X = sp.random(2000, 30, density=0.1, format="csr", random_state=0)
+    y = np.asarray(X @ np.linspace(-1, 1, 30)).ravel()
+    Xs = da.from_array(X, chunks=(500, 30), asarray=False)  # blocks stay scipy.sparse
+    Xd = da.from_array(X.toarray(), chunks=(500, 30))
+    yd = da.from_array(y, chunks=500)
+    opts = {"method": method, "epochs": 2, "learning_rate": 0.05, "client": client}
+    if method == "average":
+        opts["batch_size"] = 16
+    a = fastsgd.dask.fit(Xs, yd, **opts)
+    b = fastsgd.dask.fit(Xd, yd, **opts)
+    np.testing.assert_allclose(a.w, b.w, rtol=1e-10, atol=1e-14)
+    model = fastsgd.SGDRegressor(epochs=2, random_state=0).fit(Xs, yd, client=client)
+    assert model.score(X, y) > 0.5
+    np.testing.assert_allclose(model.predict(Xs).compute(), model.predict(X), rtol=1e-12)

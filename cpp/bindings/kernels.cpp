@@ -33,17 +33,11 @@ RowSet bind_rows(const py::object& rows, index_t n) {
   return RowSet{ids, 0, m};
 }
 
-template <class T>
-DenseRows<T> bind_dense(const py::array& X) {
-  const Matrix<T> x = as_matrix<T>(X, "X");
-  return DenseRows<T>{x.data, x.ld, x.rows, x.cols};
-}
-
-template <class T>
-py::tuple loss_grad_t(const py::array& X, const PyTargets& targets, const py::array& W,
+template <class Src>
+py::tuple loss_grad_t(const Src& src, const PyTargets& targets, const py::array& W,
                       const py::object& b, const LossSpec& loss, bool grad, const py::object& rows,
                       int threads) {
-  const DenseRows<T> src = bind_dense<T>(X);
+  using T = typename Src::value_type;
   const Params p = bind_params(W, b, src.d);
   const Targets<T> tg = bind_targets<T>(targets, src.n, p.k, loss_info(loss.id).joint);
   const RowSet rs = bind_rows(rows, src.n);
@@ -53,8 +47,7 @@ py::tuple loss_grad_t(const py::array& X, const PyTargets& targets, const py::ar
     const py::gil_scoped_release release;
     Workspace ws;
     ws.threads = threads;
-    kernels_of<DenseRows<T>>(active_table())
-        .loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
+    kernels_of<Src>(active_table()).loss_grad(src, rs, tg, p, loss, INFINITY, grad, out, ws);
   }
   py::object G = py::none(), gb = py::none();
   if (grad) {
@@ -67,10 +60,10 @@ py::tuple loss_grad_t(const py::array& X, const PyTargets& targets, const py::ar
   return py::make_tuple(out[kOutLoss], out[kOutWeighted], G, gb);
 }
 
-template <class T>
-py::array predict_t(const py::array& X, const py::array& W, const py::object& b, double scale,
+template <class Src>
+py::array predict_t(const Src& src, const py::array& W, const py::object& b, double scale,
                     const py::object& rows, int threads) {
-  const DenseRows<T> src = bind_dense<T>(X);
+  using T = typename Src::value_type;
   Params p = bind_params(W, b, src.d);
   p.scale = scale;
   const RowSet rs = bind_rows(rows, src.n);
@@ -78,15 +71,14 @@ py::array predict_t(const py::array& X, const py::array& W, const py::object& b,
   T* o = out.mutable_data();
   {
     const py::gil_scoped_release release;
-    kernels_of<DenseRows<T>>(active_table()).predict(src, rs, p, o, p.k, threads);
+    kernels_of<Src>(active_table()).predict(src, rs, p, o, p.k, threads);
   }
   return std::move(out);
 }
 
-template <class T>
-py::tuple curvature_t(const py::array& X, bool intercept, int max_iter, double tol, int threads,
+template <class Src>
+py::tuple curvature_t(const Src& src, bool intercept, int max_iter, double tol, int threads,
                       const py::object& weights) {
-  const DenseRows<T> src = bind_dense<T>(X);
   const double* w = weights.is_none() ? nullptr : as_vector<double>(weights, "weights", src.n);
   Curvature c;
   {
@@ -150,10 +142,11 @@ void register_kernels(py::module_& m) {
 
   m.def(
       "loss_grad",
-      [](const py::array& X, const PyTargets& targets, const py::array& W, const py::object& b,
+      [](const py::object& X, const PyTargets& targets, const py::array& W, const py::object& b,
          const LossSpec& loss, bool grad, const py::object& rows, int threads) {
-        return is_float32(X) ? loss_grad_t<float>(X, targets, W, b, loss, grad, rows, threads)
-                             : loss_grad_t<double>(X, targets, W, b, loss, grad, rows, threads);
+        return with_source(X, [&](const auto& src) {
+          return loss_grad_t(src, targets, W, b, loss, grad, rows, threads);
+        });
       },
       "X"_a.noconvert(), "targets"_a, "W"_a.noconvert(), "b"_a.none(true), "loss"_a,
       "grad"_a = true, "rows"_a.none(true) = py::none(), "threads"_a = 0,
@@ -166,10 +159,10 @@ void register_kernels(py::module_& m) {
       )pbdoc");
   m.def(
       "predict",
-      [](const py::array& X, const py::array& W, const py::object& b, double scale,
+      [](const py::object& X, const py::array& W, const py::object& b, double scale,
          const py::object& rows, int threads) {
-        return is_float32(X) ? predict_t<float>(X, W, b, scale, rows, threads)
-                             : predict_t<double>(X, W, b, scale, rows, threads);
+        return with_source(
+            X, [&](const auto& src) { return predict_t(src, W, b, scale, rows, threads); });
       },
       "X"_a.noconvert(), "W"_a.noconvert(), "b"_a.none(true) = py::none(), "scale"_a = 1.0,
       "rows"_a.none(true) = py::none(), "threads"_a = 0,
@@ -177,10 +170,11 @@ void register_kernels(py::module_& m) {
         given); sums in float64.)pbdoc");
   m.def(
       "curvature",
-      [](const py::array& X, bool intercept, int max_iter, double tol, int threads,
+      [](const py::object& X, bool intercept, int max_iter, double tol, int threads,
          const py::object& weights) {
-        return is_float32(X) ? curvature_t<float>(X, intercept, max_iter, tol, threads, weights)
-                             : curvature_t<double>(X, intercept, max_iter, tol, threads, weights);
+        return with_source(X, [&](const auto& src) {
+          return curvature_t(src, intercept, max_iter, tol, threads, weights);
+        });
       },
       "X"_a.noconvert(), "intercept"_a, "max_iter"_a = 100, "tol"_a = 1e-6, "threads"_a = 0,
       "weights"_a.none(true) = py::none(),

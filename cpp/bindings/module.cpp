@@ -5,6 +5,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     fastsgd._core: the compiled core. Use the public functions in ``fastsgd``;
     these take exactly-typed, validated arrays and release the GIL.
   )pbdoc";
+  fastsgd::bind::register_sparse(m);
   fastsgd::bind::register_specs(m);
   fastsgd::bind::register_kernels(m);
   fastsgd::bind::register_train(m);

@@ -23,6 +23,7 @@ void register_kernels(py::module_& m);
 void register_train(py::module_& m);
 void register_classify(py::module_& m);
 void register_system(py::module_& m);
+void register_sparse(py::module_& m);
 
 inline std::string shape_str(const py::array& a) {
   std::string s = "(";
@@ -162,6 +163,46 @@ Targets<T> bind_targets(const PyTargets& pt, index_t n, index_t k, bool joint) {
   tg.pos_weight = pt.pos_weight;
   tg.neg_weight = pt.neg_weight;
   return tg;
+}
+
+// A CSR matrix as Python hands it over (scipy.sparse's three arrays and the column
+// count), checked once when made: data float32/float64, indices and indptr both int32
+// or both int64, indptr non-decreasing from >= 0 to at most nnz, every column index in
+// [0, d). It records whether the rows' columns are sorted and free of duplicates.
+struct PyCsr {
+  py::array data, indices, indptr;
+  index_t n = 0, d = 0;
+  bool sorted = true, duplicates = false;
+};
+
+PyCsr make_csr(py::array data, py::array indices, py::array indptr, index_t n_cols);
+
+template <class T, class I>
+CsrRows<T, I> csr_view(const PyCsr& c) {
+  return CsrRows<T, I>{static_cast<const T*>(c.data.data()),
+                       static_cast<const I*>(c.indices.data()),
+                       static_cast<const I*>(c.indptr.data()), c.n, c.d};
+}
+
+// f(src) with X's data source: DenseRows<T> for a 2-d float array, CsrRows<T, I> for a
+// CsrMatrix. Everything f returns must convert to one type (a py::object, say).
+template <class F>
+decltype(auto) with_source(const py::object& X, F&& f) {
+  if (py::isinstance<PyCsr>(X)) {
+    const PyCsr& c = X.cast<const PyCsr&>();
+    const bool f32 = has_dtype<float>(c.data), i32 = has_dtype<std::int32_t>(c.indices);
+    if (f32) return i32 ? f(csr_view<float, std::int32_t>(c)) : f(csr_view<float, std::int64_t>(c));
+    return i32 ? f(csr_view<double, std::int32_t>(c)) : f(csr_view<double, std::int64_t>(c));
+  }
+  if (!py::isinstance<py::array>(X))
+    throw py::type_error("X must be a float32 or float64 NumPy array or a CsrMatrix");
+  const py::array a = X.cast<py::array>();
+  if (has_dtype<float>(a)) {
+    const Matrix<float> x = as_matrix<float>(a, "X");
+    return f(DenseRows<float>{x.data, x.ld, x.rows, x.cols});
+  }
+  const Matrix<double> x = as_matrix<double>(a, "X");
+  return f(DenseRows<double>{x.data, x.ld, x.rows, x.cols});
 }
 
 }  // namespace fastsgd::bind

@@ -112,21 +112,18 @@ Model model_from_state(const py::dict& s) {
 
 class Trainer {
  public:
-  Trainer(py::array X, PyTargets targets) : X_(std::move(X)), targets_(std::move(targets)) {
-    if (!is_float32(X_) && !has_dtype<double>(X_))
-      throw py::type_error("X must be a float32 or float64 array");
+  Trainer(py::object X, PyTargets targets) : X_(std::move(X)), targets_(std::move(targets)) {
+    with_source(X_, [](const auto&) { return 0; });  // checks X's type now
   }
 
   EpochStats epoch(Model& M, const PyEpochOptions& opts, bool poll, int threads) {
-    return is_float32(X_) ? run<float>(M, opts, poll, threads)
-                          : run<double>(M, opts, poll, threads);
+    return with_source(X_, [&](const auto& src) { return run(src, M, opts, poll, threads); });
   }
 
  private:
-  template <class T>
-  EpochStats run(Model& M, const PyEpochOptions& opts, bool poll, int threads) {
-    const Matrix<T> x = as_matrix<T>(X_, "X");
-    const DenseRows<T> src{x.data, x.ld, x.rows, x.cols};
+  template <class Src>
+  EpochStats run(const Src& src, Model& M, const PyEpochOptions& opts, bool poll, int threads) {
+    using T = typename Src::value_type;
     if (M.d != src.d)
       fail("the model has " + std::to_string(M.d) + " features but X has " + std::to_string(src.d));
     const Targets<T> tg = bind_targets<T>(targets_, src.n, M.k, loss_info(opts.spec.loss.id).joint);
@@ -162,13 +159,13 @@ class Trainer {
       const py::gil_scoped_release release;
       stats = spec.sklearn_arithmetic
                   ? sequential_epoch(src, tg, M, spec, ws_)
-                  : kernels_of<DenseRows<T>>(active_table()).epoch(src, tg, M, spec, ws_);
+                  : kernels_of<Src>(active_table()).epoch(src, tg, M, spec, ws_);
     }
     if (pl.signalled) throw py::error_already_set();
     return stats;
   }
 
-  py::array X_;
+  py::object X_;
   PyTargets targets_;
   TrainWorkspace ws_;
 };
@@ -358,7 +355,7 @@ void register_train(py::module_& m) {
   py::class_<Trainer>(m, "Trainer", R"pbdoc(
       Runs SGD epochs in C++ over one data set (X and its targets). Holds buffers reused from
       one epoch to the next; not meant to be shared between threads.)pbdoc")
-      .def(py::init<py::array, PyTargets>(), "X"_a.noconvert(), "targets"_a)
+      .def(py::init<py::object, PyTargets>(), "X"_a, "targets"_a)
       .def("epoch", &Trainer::epoch, "model"_a, "options"_a, "poll"_a = false, "threads"_a = 0,
            R"pbdoc(
              One epoch of mini-batch SGD, updating the model in place; returns its EpochStats.

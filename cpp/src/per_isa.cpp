@@ -5,6 +5,7 @@
 #error "FASTSGD_ISA must name the instruction set"
 #endif
 
+#include "fastsgd/csr_rows.hpp"
 #include "fastsgd/epoch.hpp"
 #include "fastsgd/isa_table.hpp"
 
@@ -40,6 +41,10 @@ constexpr SourceKernels<Src> source_kernels() {
 const IsaTable table{FASTSGD_STR(FASTSGD_ISA),
                      source_kernels<DenseRows<float>>(),
                      source_kernels<DenseRows<double>>(),
+                     source_kernels<CsrRows<float, std::int32_t>>(),
+                     source_kernels<CsrRows<float, std::int64_t>>(),
+                     source_kernels<CsrRows<double, std::int32_t>>(),
+                     source_kernels<CsrRows<double, std::int64_t>>(),
                      &perm_positions,
                      &stream_sum<float>,
                      &stream_sum<double>};

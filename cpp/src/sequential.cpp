@@ -7,18 +7,26 @@
 
 #include "fastsgd/sequential.hpp"
 
+#include "fastsgd/csr_rows.hpp"
 #include "fastsgd/isa_table.hpp"
 
 namespace fastsgd {
 
-EpochStats sequential_epoch(const DenseRows<float>& src, const Targets<float>& tg, Model& M,
-                            const EpochSpec& spec, TrainWorkspace& ws) {
-  return train_epoch_sequential(src, tg, M, spec, ws);
-}
-
-EpochStats sequential_epoch(const DenseRows<double>& src, const Targets<double>& tg, Model& M,
-                            const EpochSpec& spec, TrainWorkspace& ws) {
-  return train_epoch_sequential(src, tg, M, spec, ws);
-}
+#define FASTSGD_SEQUENTIAL_EPOCH(Src, T)                                      \
+  EpochStats sequential_epoch(const Src& src, const Targets<T>& tg, Model& M, \
+                              const EpochSpec& spec, TrainWorkspace& ws) {    \
+    return train_epoch_sequential(src, tg, M, spec, ws);                      \
+  }
+FASTSGD_SEQUENTIAL_EPOCH(DenseRows<float>, float)
+FASTSGD_SEQUENTIAL_EPOCH(DenseRows<double>, double)
+using CsrF32I32 = CsrRows<float, std::int32_t>;
+using CsrF32I64 = CsrRows<float, std::int64_t>;
+using CsrF64I32 = CsrRows<double, std::int32_t>;
+using CsrF64I64 = CsrRows<double, std::int64_t>;
+FASTSGD_SEQUENTIAL_EPOCH(CsrF32I32, float)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF32I64, float)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF64I32, double)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF64I64, double)
+#undef FASTSGD_SEQUENTIAL_EPOCH
 
 }  // namespace fastsgd

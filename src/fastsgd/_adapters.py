@@ -101,6 +101,13 @@ def reject_dates(X: Any) -> None:
         raise TypeError(f"X must be numeric, got dtype {X.dtype} (dates or durations)")
 
 
+def sp_issparse(X: Any) -> bool:
+    """A scipy.sparse matrix or array (validate_data gives CSR for any of them)."""
+    from fastsgd._sparse import is_sparse
+
+    return is_sparse(X)
+
+
 def native_view(X: Any) -> Any:
     """X itself, or a view of it whose dtype is NumPy's own float32/float64 instance.
 
@@ -125,9 +132,9 @@ class InMemory:
         reject_dates(X)
         X, y = validate_data(
             est, X, y, dtype=FLOAT_DTYPES, multi_output=est._multi_output_y(),
-            y_numeric=est._y_numeric(), reset=reset,
+            y_numeric=est._y_numeric(), reset=reset, accept_sparse="csr",
         )  # fmt: skip
-        return native_view(X), y
+        return (X if sp_issparse(X) else native_view(X)), y
 
     def labels(self, y: Any) -> np.ndarray[Any, Any]:
         check_classification_targets(y)

@@ -85,6 +85,33 @@ class UpdateSpec:
 
 def update_names() -> list[str]: ...
 
+class CsrMatrix:
+    def __init__(
+        self,
+        data: npt.NDArray[np.floating[Any]],
+        indices: npt.NDArray[np.integer[Any]],
+        indptr: npt.NDArray[np.integer[Any]],
+        n_cols: int,
+    ) -> None: ...
+    @property
+    def data(self) -> npt.NDArray[np.floating[Any]]: ...
+    @property
+    def indices(self) -> npt.NDArray[np.integer[Any]]: ...
+    @property
+    def indptr(self) -> npt.NDArray[np.integer[Any]]: ...
+    @property
+    def sorted(self) -> bool: ...
+    @property
+    def duplicates(self) -> bool: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def nnz(self) -> int: ...
+    @property
+    def itemsize(self) -> int: ...
+
 class PenaltySpec:
     def __init__(self, alpha: float = 0.0, l1_ratio: float = 0.0) -> None: ...
     @property
@@ -148,7 +175,7 @@ class Targets:
     def neg_weight(self) -> float: ...
 
 def loss_grad(
-    X: _Floats,
+    X: _Floats | CsrMatrix,
     targets: Targets,
     W: _Floats,
     b: _Floats | None,
@@ -158,7 +185,7 @@ def loss_grad(
     threads: int = 0,
 ) -> tuple[float, float, Any, Any]: ...
 def predict(
-    X: _Floats,
+    X: _Floats | CsrMatrix,
     W: _Floats,
     b: _Floats | None = None,
     scale: float = 1.0,
@@ -166,7 +193,7 @@ def predict(
     threads: int = 0,
 ) -> _Floats: ...
 def curvature(
-    X: _Floats,
+    X: _Floats | CsrMatrix,
     intercept: bool,
     max_iter: int = 100,
     tol: float = 1e-06,
@@ -267,7 +294,7 @@ class Model:
     def from_state(state: dict[str, Any]) -> Model: ...
 
 class Trainer:
-    def __init__(self, X: _Floats, targets: Targets) -> None: ...
+    def __init__(self, X: _Floats | CsrMatrix, targets: Targets) -> None: ...
     def epoch(
         self, model: Model, options: EpochOptions, poll: bool = False, threads: int = 0
     ) -> EpochStats: ...

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastsgd._ext import _core
 from fastsgd._registry import Loss
-from fastsgd._validation import FloatArray, as_array, as_rows, check_finite, shape_str
+from fastsgd._validation import FloatArray, as_array, as_data, as_rows, check_finite, shape_str
 
 __all__ = ["Dataset", "class_weights", "sample_weights"]
 
@@ -67,7 +67,7 @@ class Dataset:
     shape (d,) rather than (d, k) (one output given as a 1-d target or a binary loss).
     """
 
-    X: FloatArray
+    X: Any  # a 2-d float array, or a _core.CsrMatrix
     targets: _core.Targets
     loss: Loss
     k: int
@@ -124,7 +124,7 @@ class Dataset:
         ``class_weight`` has one weight per class (for two classes with one score:
         [negative, positive]).
         """
-        Xr = as_rows(X, name_X, dtype)
+        Xr = as_data(X, name_X, dtype)
         n = Xr.shape[0]
         if n == 0:
             raise ValueError(f"{name_X} has no rows: there is nothing to fit")

@@ -71,9 +71,21 @@ def as_rows(a: Any, name: str, dtype: DTypeLike | None = None) -> FloatArray:
     return arr
 
 
-def check_finite(a: np.ndarray[Any, Any], name: str) -> None:
-    """Raise ValueError if a holds NaN or infinity; reads a in blocks (no full-size temporary)."""
-    if a.size == 0 or a.dtype.kind not in "fc":
+def as_data(a: Any, name: str, dtype: DTypeLike | None = None) -> Any:
+    """X as the core reads it: a 2-d float array (``as_rows``), or for scipy.sparse input
+    a ``_core.CsrMatrix`` (fastsgd._sparse: CSR in place, other formats converted once,
+    never densified; its values are checked for NaN and infinity there)."""
+    from fastsgd._sparse import as_csr, is_sparse
+
+    if is_sparse(a):
+        return as_csr(a, name, dtype)
+    return as_rows(a, name, dtype)
+
+
+def check_finite(a: Any, name: str) -> None:
+    """Raise ValueError if a holds NaN or infinity; reads a in blocks (no full-size temporary).
+    (A CsrMatrix was checked when it was made.)"""
+    if not isinstance(a, np.ndarray) or a.size == 0 or a.dtype.kind not in "fc":
         return
     if (
         a.ndim == 2

@@ -51,6 +51,7 @@ from fastsgd import _driver as driver
 from fastsgd._data import Dataset, pair, target_shape
 from fastsgd._ext import _core
 from fastsgd._registry import LOSSES, Loss
+from fastsgd._sparse import is_sparse
 from fastsgd._validation import FloatArray, as_array, shape_str
 from fastsgd.config import FitConfig, make_config
 
@@ -78,11 +79,16 @@ class _Layout:
 
     def dataset(self, Xb: Any, yb: Any, swb: Any) -> Dataset:
         return Dataset.build(
-            np.asarray(Xb), np.asarray(yb), LOSSES[self.loss], n_classes=self.n_classes,
+            _block_rows(Xb), np.asarray(yb), LOSSES[self.loss], n_classes=self.n_classes,
             n_outputs=self.k if LOSSES[self.loss].target == "real" else None,
             sample_weight=None if swb is None else np.asarray(swb),
             class_weight=self.class_weight, check_input=False,
         )  # fmt: skip
+
+
+def _block_rows(Xb: Any) -> Any:
+    """A block of X as it came (a scipy.sparse block stays sparse), else as an array."""
+    return Xb if is_sparse(Xb) else np.asarray(Xb)
 
 
 def _aligned(a: FloatArray) -> FloatArray:
@@ -208,20 +214,23 @@ def _block_train(Xb: Any, yb: Any, swb: Any, state: dict[str, Any], job: _LocalJ
 
 def _block_gram(Xb: Any, fit_intercept: bool) -> FloatArray:
     """[n_b, X̃ᵀX̃ of the block] with X̃ = [X, 1] when fitting an intercept (float64 sums)."""
-    X = np.asarray(Xb, dtype=np.float64)
+    X = Xb.astype(np.float64) if is_sparse(Xb) else np.asarray(Xb, dtype=np.float64)
     n, d = X.shape
     m = d + 1 if fit_intercept else d
     G = np.zeros((m, m))
-    G[:d, :d] = X.T @ X
+    G[:d, :d] = (X.T @ X).toarray() if is_sparse(X) else X.T @ X
     if fit_intercept:
-        s = X.sum(axis=0)
+        s = np.asarray(X.sum(axis=0)).ravel()
         G[:d, d] = G[d, :d] = s
         G[d, d] = n
     return np.concatenate([[float(n)], G.ravel()])
 
 
 def _block_finite(*arrays: Any) -> FloatArray:
-    return np.array([float(np.isfinite(np.asarray(a)).all()) for a in arrays if a is not None])
+    def finite(a: Any) -> bool:  # a sparse block: its stored values
+        return bool(np.isfinite(a.data if is_sparse(a) else np.asarray(a)).all())
+
+    return np.array([float(finite(a)) for a in arrays if a is not None])
 
 
 def _add(*parts: FloatArray) -> FloatArray:

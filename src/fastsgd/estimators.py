@@ -68,6 +68,7 @@ from fastsgd._adapters import (
     class_weight_array,
     native_view,
     reject_dates,
+    sp_issparse,
     transaction,
 )
 from fastsgd._ext import _core
@@ -380,12 +381,18 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         W, b = driver.reported(model)
         return W, (np.zeros(model.k) if b is None else b)
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse: CSR read in place, never densified
+        return tags
+
     # --- predictions -----------------------------------------------------------------------
 
     def _scores(self, X: Any) -> FloatArray:
         check_is_fitted(self)
         reject_dates(X)
-        X = native_view(validate_data(self, X, dtype=FLOAT_DTYPES, reset=False))
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False, accept_sparse="csr")
+        X = X if sp_issparse(X) else native_view(X)
         coef = self.coef_
         return dot(X, np.asarray(coef).T, self.intercept_)
 

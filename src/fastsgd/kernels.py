@@ -24,6 +24,7 @@ from fastsgd._threads import get_num_threads, set_num_threads
 from fastsgd._validation import (
     FloatArray,
     as_array,
+    as_data,
     as_rows,
     check_positive,
     shape_str,
@@ -45,7 +46,7 @@ class _Linear:
     """X, w and b checked against each other and laid out for the core."""
 
     def __init__(self, X: Any, w: Any, b: Any, *, require_rows: bool) -> None:
-        self.X = as_rows(X, "X")
+        self.X = as_data(X, "X")
         self.dtype = self.X.dtype
         n, d = self.X.shape
         if require_rows and n == 0:
@@ -507,7 +508,7 @@ def _softmax_args(X: Any, y: Any, W: Any, b: Any) -> tuple[_Linear, np.ndarray[A
             f"softmax needs k >= 2 classes, got W of shape {shape_str(W_arr.shape)}; "
             "for two classes with one weight vector use logistic_xent"
         )
-    X_rows = as_rows(X, "X")  # converted here at most once; _Linear then uses it as it is
+    X_rows = as_data(X, "X")  # converted here at most once; _Linear then uses it as it is
     if W_arr.shape[0] != X_rows.shape[1]:
         raise ValueError(
             f"W has shape {shape_str(W_arr.shape)} but X has shape {shape_str(X_rows.shape)}: "

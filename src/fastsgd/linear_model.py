@@ -73,6 +73,7 @@ from fastsgd._adapters import native_view, transaction
 from fastsgd._data import Dataset
 from fastsgd._ext import _core
 from fastsgd._registry import LOSSES
+from fastsgd._sparse import as_csr, is_sparse
 from fastsgd.config import FitConfig
 from fastsgd.kernels import dot
 
@@ -265,6 +266,16 @@ class _SGDRun:
         return report
 
 
+def _core_source(X: Any) -> Any:
+    """X as the core reads it: the array itself, or a CsrMatrix over a CSR matrix's arrays."""
+    return as_csr(X) if is_sparse(X) else X
+
+
+def _intercept_decay(X: Any) -> float:
+    """scikit-learn's: the intercept moves 100 times slower on sparse data."""
+    return _SPARSE_INTERCEPT_DECAY if is_sparse(X) else 1.0
+
+
 def _store_params(est: Any, params: dict[str, Any]) -> None:
     """__init__'s arguments as attributes, unchanged (scikit-learn's estimator contract)."""
     for name, value in params.items():
@@ -374,7 +385,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     def _validate_X_y(self, X: Any, y: Any, reset: bool) -> tuple[Any, Any]:
         X, y = validate_data(
-            self, X, y, accept_sparse=False, dtype=[np.float64, np.float32], order="C",
+            self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32], order="C",
             accept_large_sparse=False, reset=reset,
         )  # fmt: skip
         return native_view(X), y
@@ -510,7 +521,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -757,11 +768,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
     def _binary_run(self, i: int, X: Any, y: Any, codes: Any, alpha: float,
                     learning_rate: str, max_iter: int, pos_weight: float, neg_weight: float,
                     sample_weight: Any, validation_mask: Any = None, random_state: Any = None,
-                    cancel: threading.Event | None = None) -> tuple[Any, float, int, int]:  # fmt: skip
-        """scikit-learn's fit_binary: class i against the rest."""
-        label_encode = self.loss == "log_loss"
-        y_i = np.ones(y.shape, dtype=X.dtype, order="C")
-        y_i[y != self.classes_[i]] = 0.0 if label_encode else -1.0
+                    cancel: threading.Event | None = None,
+                    X_core: Any = None) -> tuple[Any, float, int, int]:  # fmt: skip
+        """scikit-learn's fit_binary: class i against the rest (X_core: X as the core reads
+        it, when the caller made it once for every class)."""
+        y_i = y  # scikit-learn's encoded targets: needed for the validation split only
+        if self.early_stopping:
+            y_i = np.ones(y.shape, dtype=X.dtype, order="C")
+            y_i[y != self.classes_[i]] = 0.0 if self.loss == "log_loss" else -1.0
         average_intercept, average_coef = 0.0, None
         if len(self.classes_) == 2:
             if not self.average:
@@ -798,9 +812,10 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
             pos_weight=float(pos_weight), neg_weight=float(neg_weight),
         )  # fmt: skip
         run = _SGDRun(
-            self, X, targets, self.loss, learning_rate=learning_rate, alpha=alpha,
-            max_iter=max_iter, seed=seed, validation_mask=validation_mask, score=score,
-            intercept_decay=1.0, cancel=cancel,
+            self, _core_source(X) if X_core is None else X_core, targets, self.loss,
+            learning_rate=learning_rate, alpha=alpha, max_iter=max_iter, seed=seed,
+            validation_mask=validation_mask, score=score, intercept_decay=_intercept_decay(X),
+            cancel=cancel,
         )  # fmt: skip
         coef, intercept, average_coef, average_intercept, n_iter_ = run(
             coef, intercept, average_coef, average_intercept, self.t_
@@ -840,12 +855,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         seeds = random_state.randint(MAX_INT, size=len(self.classes_))
         codes = _encode(y, self.classes_)
         jobs = max(1, min(int(effective_n_jobs(self.n_jobs)), len(self.classes_)))
+        X_core = _core_source(X)
 
         def one(i: int, cancel: threading.Event | None = None) -> tuple[Any, float, int, int]:
             return self._binary_run(
                 i, X, y, codes, alpha, learning_rate, max_iter,
                 self._expanded_class_weight[i], 1.0, sample_weight,
                 validation_mask=validation_mask, random_state=seeds[i], cancel=cancel,
+                X_core=X_core,
             )  # fmt: skip
 
         if jobs == 1:
@@ -1159,9 +1176,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
             average_coef, average_intercept = None, [0.0]
         targets = _core.Targets(Y=y.reshape(-1, 1), sample_weight=_weights(sample_weight))
         run = _SGDRun(
-            self, X, targets, self.loss, learning_rate=learning_rate, alpha=alpha,
+            self, _core_source(X), targets, self.loss, learning_rate=learning_rate, alpha=alpha,
             max_iter=max_iter, seed=seed, validation_mask=validation_mask, score=score,
-            intercept_decay=1.0,
+            intercept_decay=_intercept_decay(X),
         )  # fmt: skip
         coef, intercept, average_coef, average_intercept, self.n_iter_ = run(
             coef, intercept[0], average_coef, average_intercept[0], self.t_

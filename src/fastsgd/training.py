@@ -26,7 +26,7 @@ from fastsgd._driver import (
     run,
 )
 from fastsgd._registry import LOSSES
-from fastsgd._validation import FloatArray, as_rows, check_finite
+from fastsgd._validation import FloatArray, as_data, check_finite
 from fastsgd.config import FitConfig, make_config
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
 ]
 
 
-def _rows_for_rate(X: Any) -> FloatArray:
-    Xr = as_rows(X, "X")
+def _rows_for_rate(X: Any) -> Any:
+    Xr = as_data(X, "X")
     check_finite(Xr, "X")
     if Xr.shape[0] == 0:
         raise ValueError("X has no rows")
@@ -130,8 +130,13 @@ def fit(
 
     Parameters
     ----------
-    X : array_like (n, d). float32 and float64 are used in place; other real input
-        is converted once to float64.
+    X : array_like (n, d), or a scipy.sparse matrix or array. float32 and float64 are
+        used in place; other real input is converted once to float64. Sparse X is never
+        densified: CSR is read in place (CSC, COO and the rest are converted to CSR once),
+        and a plain-SGD step costs O(non-zeros of its rows): L2 is a scale of w, the
+        average is kept lazily, and L1 reaches a weight when a row touches it (as in
+        scikit-learn). Momentum, AdaGrad and Adam keep dense per-weight state and update
+        every weight each step (O(d) a step).
     y : targets. Regression losses (``"mse"``): (n,) or (n, k). ``"softmax"``: integer
         class indices 0..k-1 (n,). Binary losses (``"logistic"``): integer labels 0/1 (n,),
         or class indices 0..n_classes-1 for one score per class (one-vs-rest).

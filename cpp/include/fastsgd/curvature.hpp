@@ -16,6 +16,7 @@
 
 #include "fastsgd/isa_table.hpp"
 #include "fastsgd/permutation.hpp"
+#include "fastsgd/rows.hpp"
 
 namespace fastsgd {
 
@@ -56,9 +57,10 @@ static inline bool orthonormalise(double* a, double* b, index_t m) {
 
 // With row_weight (n values >= 0, or null for 1): A = X̃ᵀ diag(w) X̃ / n, the
 // curvature of the weighted loss.
-template <class T>
-Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, double tol,
-                         int threads = 0, const double* row_weight = nullptr) {
+template <class Src>
+Curvature data_curvature(const Src& src, bool intercept, int max_iter, double tol, int threads = 0,
+                         const double* row_weight = nullptr) {
+  using T = typename Src::value_type;
   const index_t n = src.n, d = src.d;
   const index_t dim = d + (intercept ? 1 : 0);
   Curvature out;
@@ -67,12 +69,12 @@ Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, 
   std::vector<double> diag(static_cast<std::size_t>(dim), 0.0);
   double wsum = 0.0;
   for (index_t i = 0; i < n; ++i) {
-    const T* x = src.row(i);
+    const auto x = row_ref(src, i);  // every column of a dense row, the stored ones of a sparse one
     const double w = row_weight != nullptr ? row_weight[i] : 1.0;
     wsum += w;
-    for (index_t j = 0; j < d; ++j)
-      diag[static_cast<std::size_t>(j)] +=
-          w * static_cast<double>(x[j]) * static_cast<double>(x[j]);
+    for (index_t j = 0; j < x.n; ++j)
+      diag[static_cast<std::size_t>(x.col(j))] +=
+          w * static_cast<double>(x.val[j]) * static_cast<double>(x.val[j]);
   }
   if (intercept) diag[static_cast<std::size_t>(d)] = wsum / static_cast<double>(n);
   double trace = 0.0;
@@ -97,7 +99,7 @@ Curvature data_curvature(const DenseRows<T>& src, bool intercept, int max_iter, 
   // two outputs: (1/n) X̃ᵀ X̃ V.
   Workspace ws;
   ws.threads = threads;
-  const SourceKernels<DenseRows<T>>& kern = kernels_of<DenseRows<T>>(active_table());
+  const SourceKernels<Src>& kern = kernels_of<Src>(active_table());
   std::vector<double> Wt(static_cast<std::size_t>(2 * d)),
       sums(static_cast<std::size_t>(out_size(2, d, true)));
   double b[2];

@@ -67,6 +67,7 @@ struct TrainWorkspace {
   std::vector<float> xf, yf;
   std::vector<double> xd, yd, sw;
   std::vector<std::int64_t> lb;
+  std::vector<index_t> ids;  // the rows of a batch (sparse steps)
 };
 
 // Rows of X with at most this many features are copied out of a shuffled
@@ -244,11 +245,12 @@ void batch_sums(const DenseRows<T>& src, const Targets<T>& tg, const Params& p,
 
 // A batch's step from its gradient sums (any update rule, any batch size): the fused
 // loss + gradient of the batch's rows into G, then the step of step.hpp.
-template <class T>
+template <class Src>
 struct GradientStep {
+  using T = typename Src::value_type;
   static constexpr bool has_pieces = true;
   static constexpr bool sums_objective = false;
-  const DenseRows<T>& src;
+  const Src& src;
   const Targets<T>& tg;
   Model& M;
   const EpochSpec& spec;
@@ -387,9 +389,22 @@ struct FusedPlainStep {
   }
 };
 
+// The rows an epoch trains on: the positions (the order's, or all n rows) not skipped.
+inline index_t active_rows(const EpochSpec& spec, index_t n_rows) {
+  const index_t n = spec.order != nullptr ? spec.order_size : n_rows;
+  index_t active = n;
+  if (spec.skip != nullptr) {
+    for (index_t i = 0; i < n; ++i) {
+      const index_t row = spec.order != nullptr ? spec.order[i] : i;
+      active -= spec.skip[row] != 0 ? 1 : 0;
+    }
+  }
+  return active;
+}
+
 // The batches of one epoch over the rows of src, each taking step(rows, m, lr).
-template <class T, class Step>
-EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
+template <class Src, class Step>
+EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& tg, Model& M,
                       const EpochSpec& spec, TrainWorkspace& ws, index_t active, index_t B,
                       Step& step) {
   // An explicit order lists the positions; else they are the rows 0..n−1.
@@ -402,7 +417,7 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
   // Batches of up to kPiece rows are drawn `ahead` batches (at least 128 rows)
   // before they are used and their rows prefetched, so that the cache misses of
   // a shuffled gather overlap with the work on the batches in between.
-  const bool pieces = !in_order && B > kPiece;
+  const bool pieces = !in_order && B > kPiece && Step::has_pieces;
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
   constexpr index_t kAheadRows = 128;
   const index_t ahead = B >= kAheadRows ? 1 : (kAheadRows + B - 1) / B;
@@ -458,14 +473,7 @@ EpochStats epoch_loop(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
 template <class T>
 EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                        const EpochSpec& spec, TrainWorkspace& ws) {
-  const index_t n = spec.order != nullptr ? spec.order_size : src.n;
-  index_t active = n;
-  if (spec.skip != nullptr) {
-    if (spec.order != nullptr)
-      for (index_t i = 0; i < n; ++i) active -= spec.skip[spec.order[i]] != 0 ? 1 : 0;
-    else
-      for (index_t i = 0; i < n; ++i) active -= spec.skip[i] != 0 ? 1 : 0;
-  }
+  const index_t active = active_rows(spec, src.n);
   const index_t B = spec.batch_size > 0 && spec.batch_size < active ? spec.batch_size : active;
   if (B <= kFusedMaxBatch && update_is_lazy(spec.step.update)) {
     return visit_loss(spec.loss, [&](const auto& loss) {
@@ -473,7 +481,7 @@ EpochStats train_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
       return epoch_loop(src, tg, M, spec, ws, active, B, step);
     });
   }
-  GradientStep<T> step{src, tg, M, spec, ws};
+  GradientStep<DenseRows<T>> step{src, tg, M, spec, ws};
   return epoch_loop(src, tg, M, spec, ws, active, B, step);
 }
 

@@ -5,6 +5,7 @@
 // instantiation there.
 #pragma once
 
+#include "fastsgd/csr_rows.hpp"
 #include "fastsgd/data.hpp"
 #include "fastsgd/epoch.hpp"
 #include "fastsgd/permutation.hpp"
@@ -29,6 +30,10 @@ struct IsaTable {
   const char* name;
   SourceKernels<DenseRows<float>> dense_f32;
   SourceKernels<DenseRows<double>> dense_f64;
+  SourceKernels<CsrRows<float, std::int32_t>> csr_f32_i32;
+  SourceKernels<CsrRows<float, std::int64_t>> csr_f32_i64;
+  SourceKernels<CsrRows<double, std::int32_t>> csr_f64_i32;
+  SourceKernels<CsrRows<double, std::int64_t>> csr_f64_i64;
   PermFn perm;
   double (*sum_f32)(const float*, index_t);
   double (*sum_f64)(const double*, index_t);
@@ -44,6 +49,22 @@ template <>
 inline const SourceKernels<DenseRows<double>>& kernels_of(const IsaTable& t) {
   return t.dense_f64;
 }
+template <>
+inline const SourceKernels<CsrRows<float, std::int32_t>>& kernels_of(const IsaTable& t) {
+  return t.csr_f32_i32;
+}
+template <>
+inline const SourceKernels<CsrRows<float, std::int64_t>>& kernels_of(const IsaTable& t) {
+  return t.csr_f32_i64;
+}
+template <>
+inline const SourceKernels<CsrRows<double, std::int32_t>>& kernels_of(const IsaTable& t) {
+  return t.csr_f64_i32;
+}
+template <>
+inline const SourceKernels<CsrRows<double, std::int64_t>>& kernels_of(const IsaTable& t) {
+  return t.csr_f64_i64;
+}
 
 const IsaTable& isa_table_baseline();
 const IsaTable& isa_table_avx2();
@@ -54,6 +75,14 @@ const IsaTable& isa_table_avx512();
 EpochStats sequential_epoch(const DenseRows<float>&, const Targets<float>&, Model&,
                             const EpochSpec&, TrainWorkspace&);
 EpochStats sequential_epoch(const DenseRows<double>&, const Targets<double>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+EpochStats sequential_epoch(const CsrRows<float, std::int32_t>&, const Targets<float>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+EpochStats sequential_epoch(const CsrRows<float, std::int64_t>&, const Targets<float>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+EpochStats sequential_epoch(const CsrRows<double, std::int32_t>&, const Targets<double>&, Model&,
+                            const EpochSpec&, TrainWorkspace&);
+EpochStats sequential_epoch(const CsrRows<double, std::int64_t>&, const Targets<double>&, Model&,
                             const EpochSpec&, TrainWorkspace&);
 
 // Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.

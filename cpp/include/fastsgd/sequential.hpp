@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "fastsgd/epoch.hpp"
+#include "fastsgd/rows.hpp"
 
 namespace fastsgd {
 inline namespace FASTSGD_ISA {
@@ -34,11 +35,12 @@ inline void sequential_fold(Model& M) {
   M.scale = 1.0;
 }
 
-template <class L, class T>
+template <class L, class Src>
 struct SequentialStep {
+  using T = typename Src::value_type;
   static constexpr bool has_pieces = false;
   static constexpr bool sums_objective = true;
-  const DenseRows<T>& src;
+  const Src& src;
   const Targets<T>& tg;
   Model& M;
   const EpochSpec& spec;
@@ -48,14 +50,13 @@ struct SequentialStep {
   LossSums operator()(const RowSet& rows, index_t m, double eta) {
     (void)m;  // always 1
     const index_t id = rows.id(0);
-    const T* x = src.row(id);
-    const index_t d = M.d;
+    const auto x = row_ref(src, id);  // x.n values at columns x.col(j)
     double* V = M.V.data();
     const PenaltySpec& pen = spec.step.penalty;
     const double alpha = pen.alpha, l1_ratio = pen.l1_ratio;
 
     double inner = 0.0;  // w.dot(x): feature by feature
-    for (index_t j = 0; j < d; ++j) inner += V[j] * static_cast<double>(x[j]);
+    for (index_t j = 0; j < x.n; ++j) inner += V[x.col(j)] * static_cast<double>(x.val[j]);
     inner *= M.scale;
     const double p = inner + (M.intercept ? M.b[0] : 0.0);
 
@@ -87,15 +88,16 @@ struct SequentialStep {
       const double k = update / wscale;
       if (spec.track_objective) {
         double l2acc = 0.0, l1acc = 0.0;
-        for (index_t j = 0; j < d; ++j) {
-          V[j] += static_cast<double>(x[j]) * k;
-          l2acc += V[j] * V[j];
-          l1acc += std::fabs(V[j]);
+        for (index_t j = 0; j < x.n; ++j) {
+          const index_t c = x.col(j);
+          V[c] += static_cast<double>(x.val[j]) * k;
+          l2acc += V[c] * V[c];
+          l1acc += std::fabs(V[c]);
         }
         M.sq_norm = l2acc * (wscale * wscale);
         M.l1_norm = l1acc * wscale;
       } else {
-        for (index_t j = 0; j < d; ++j) V[j] += static_cast<double>(x[j]) * k;
+        for (index_t j = 0; j < x.n; ++j) V[x.col(j)] += static_cast<double>(x.val[j]) * k;
       }
     }
     if (M.intercept && update != 0.0) M.b[0] += update * spec.step.intercept_decay;
@@ -105,7 +107,7 @@ struct SequentialStep {
       const double a = M.avg_a;
       const double k = -update / wscale;
       double* AV = M.AV.data();
-      for (index_t j = 0; j < d; ++j) AV[j] += (a * static_cast<double>(x[j]) * k);
+      for (index_t j = 0; j < x.n; ++j) AV[x.col(j)] += (a * static_cast<double>(x.val[j]) * k);
       if (num > 1.0) M.avg_b /= (1.0 - mu);
       M.avg_a += mu * M.avg_b * wscale;
       M.ab[0] += ((M.b[0] - M.ab[0]) / num);
@@ -113,7 +115,7 @@ struct SequentialStep {
     if (pen.l1 > 0.0) {
       model_ensure_state(M, 0, true);
       M.u += (l1_ratio * eta * alpha);
-      l1_truncate(M, 0, d);
+      for (index_t j = 0; j < x.n; ++j) l1_truncate(M, x.col(j), x.col(j) + 1);
     }
     M.t += 1.0;
     LossSums sums;
@@ -126,25 +128,18 @@ struct SequentialStep {
 // One epoch of per-row plain SGD in scikit-learn's order of operations (other
 // batch sizes and rules: the usual epoch, compiled here without fused
 // multiply-adds).
-template <class T>
-EpochStats train_epoch_sequential(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
-                                  const EpochSpec& spec, TrainWorkspace& ws) {
+template <class Src>
+EpochStats train_epoch_sequential(const Src& src, const Targets<typename Src::value_type>& tg,
+                                  Model& M, const EpochSpec& spec, TrainWorkspace& ws) {
   const bool one_row = spec.batch_size == 1 && M.k == 1 && update_is_lazy(spec.step.update);
   if (!one_row) return train_epoch(src, tg, M, spec, ws);
-  const index_t n = spec.order != nullptr ? spec.order_size : src.n;
-  index_t active = n;
-  if (spec.skip != nullptr) {
-    for (index_t i = 0; i < n; ++i) {
-      const index_t row = spec.order != nullptr ? spec.order[i] : i;
-      if (spec.skip[row] != 0) --active;
-    }
-  }
+  const index_t active = active_rows(spec, src.n);
   return visit_loss(spec.loss, [&](const auto& loss) {
     using Loss = std::decay_t<decltype(loss)>;
     if constexpr (Loss::joint) {
       return train_epoch(src, tg, M, spec, ws);
     } else {
-      SequentialStep<Loss, T> step{src, tg, M, spec, loss};
+      SequentialStep<Loss, Src> step{src, tg, M, spec, loss};
       return epoch_loop(src, tg, M, spec, ws, active, index_t{1}, step);
     }
   });
