@@ -620,3 +620,14 @@ def test_fit_params_without_dask_are_an_error():
         SGDRegressor().partial_fit(X, y, client=None)
     with pytest.raises(TypeError, match="client"):
         SGDClassifier().partial_fit(X, y > 0, classes=[False, True], client=None)
+
+
+def test_a_cold_fit_with_zero_epochs_is_refused_and_leaves_the_estimator_unfitted():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = regression(n=50, d=3)
+    reg = SGDRegressor(epochs=0)
+    with pytest.raises(ValueError, match="epochs=0 trains nothing"):
+        reg.fit(X, y)
+    with pytest.raises(NotFittedError):
+        reg.predict(X)

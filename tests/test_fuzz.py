@@ -943,7 +943,9 @@ def fit_problems(draw: Any, mmap_dir: Path) -> dict[str, Any]:
     }
     kw["nesterov"] = kw["momentum"] > 0 and draw(st.booleans())
     labels_top = int(np.max(y[1])) if loss == "softmax" else 0
-    if loss == "softmax" and (labels_top == 0 or draw(st.booleans())):
+    # without n_classes, labels must be indices 0..k-1 with every class present
+    gaps = loss == "softmax" and np.unique(np.asarray(y[1])).size < labels_top + 1
+    if loss == "softmax" and (labels_top == 0 or gaps or draw(st.booleans())):
         kw["n_classes"] = max(labels_top + 1, 2) + draw(st.integers(0, 2))
     defects = [f for f in FIT_DEFECTS if loss in f[4]]
     defect = draw(st.one_of(st.none(), st.sampled_from(defects)))

@@ -677,3 +677,12 @@ def test_softmax_label_beyond_n_classes():
     X, y = softmax_data(k=3)
     with pytest.raises(ValueError, match=r"outside \[0, 2\)"):
         fastsgd.fit(X, y, loss="softmax", n_classes=2)
+
+
+def test_softmax_labels_that_are_not_class_indices_are_refused():
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    y = np.array([0, 1, 100] * 10)
+    with pytest.raises(ValueError, match="98 of the classes below it have no rows"):
+        fastsgd.fit(X, y, loss="softmax", epochs=1)
+    r = fastsgd.fit(X, y, loss="softmax", epochs=1, n_classes=101)  # asked for: trains 101
+    assert r.w.shape == (2, 101)

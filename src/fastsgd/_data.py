@@ -152,6 +152,8 @@ class Dataset:
                 raise ValueError(f"class_weight applies to class labels, not to loss={loss.name!r}")
             return cls(Xr, _core.Targets(Y=Y, sample_weight=sw), loss, shape.k, shape.vector)
         assert labels is not None
+        if loss.target == "class" and n_classes is None:
+            _check_every_class_present(labels, shape.k, name_y)
         return cls(Xr, label_targets(labels, shape, sw, class_weight), loss, shape.k, shape.vector)
 
     def like(
@@ -242,6 +244,20 @@ def target_shape(
     if lo < 0 or hi >= classes:
         raise ValueError(f"{name_y} holds class indices outside [0, {classes}): found {lo}..{hi}")
     return TargetShape(k, vector, classes)
+
+
+def _check_every_class_present(labels: IntArray, k: int, name_y: str) -> None:
+    """Class indices 0..k-1 with k from the largest label: a class without rows means the
+    labels are not indices (say {0, 1, 100}), which would train k mostly empty classes."""
+    absent = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
+    if absent.size:
+        shown = ", ".join(str(int(c)) for c in absent[:5]) + (", ..." if absent.size > 5 else "")
+        raise ValueError(
+            f"{name_y} must hold class indices 0..k-1, but its largest label is {k - 1} and "
+            f"{absent.size} of the classes below it have no rows ({shown}). Encode the labels "
+            f"(np.unique({name_y}, return_inverse=True)[1]), or pass n_classes={k} to train "
+            "those classes anyway"
+        )
 
 
 def label_targets(

@@ -266,6 +266,11 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             )  # fmt: skip
             w0, b0 = self._warm_params(backend.d, k, vector)
             continuing = w0 is not None
+            if cfg.epochs == 0 and not continuing:
+                raise ValueError(
+                    "epochs=0 trains nothing: pass epochs >= 1 (epochs=0 only keeps the fitted "
+                    "model of a warm start)"
+                )
             offset = int(getattr(self, "_epochs_seen", 0)) if continuing else 0
             shape = (backend.d,) if vector else (backend.d, k)
             model = driver.new_model(backend.d, k, shape, cfg.fit_intercept, w0, b0)

@@ -421,10 +421,12 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
   constexpr index_t kAheadRows = 128;
   const index_t ahead = B >= kAheadRows ? 1 : (kAheadRows + B - 1) / B;
-  const index_t slots = ahead + 1;
+  index_t slots = 2;  // a power of two > ahead: a batch's slot is a mask, not a division
+  while (slots <= ahead) slots *= 2;
+  const index_t slot_mask = slots - 1;
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;
-    index_t* dst = ws.ring.data() + (batch % slots) * B;
+    index_t* dst = ws.ring.data() + (batch & slot_mask) * B;
     const index_t got = stream.next(B, dst);
     prefetch_rows(src, tg, dst, got);
   };
@@ -449,7 +451,7 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
       sums = step(RowSet{nullptr, start, m}, m, lr);
     } else if (!pieces) {
       draw(batch + ahead);
-      sums = step(RowSet{ws.ring.data() + (batch % slots) * B, 0, m}, m, lr);
+      sums = step(RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m}, m, lr);
     } else {
       if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
     }
