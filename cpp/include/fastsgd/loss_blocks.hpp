@@ -1,0 +1,207 @@
+// The loss of a block of rows, vectorised across the rows: the fused kernels
+// (dense_rows.hpp) score R rows at once and hand their k·R scores here, laid out
+// z[c·R + r]. The result is what loss_rows (losses.hpp) computes row by row:
+//   dz[c·R + r] = weight · clip(dℓ/dz, ±limit),  sums += (Σ ℓ, Σ weight·ℓ),
+// the row sums added in a fixed order (lanes, then the lanes' sum), so the bits
+// depend on the block, not on the thread count.
+//
+// The squared, logistic and softmax losses (the ones whose per-row cost shows
+// next to a row of 100 features) have a vector form here, with exp and log from
+// vmath.hpp; each is the formula of its type in losses.hpp, written on vectors of
+// kDL rows, and is checked against it (tests/test_kernel_paths.py). Any other loss,
+// and blocks whose R is not a multiple of the vector's lanes, use loss_rows.
+#pragma once
+
+#include <type_traits>
+
+#include "fastsgd/losses.hpp"
+#include "fastsgd/vmath.hpp"
+
+namespace fastsgd {
+inline namespace FASTSGD_ISA {
+
+#if defined(FASTSGD_NATIVE_VECTORS)
+
+// The sums of a chunk's blocks: lanes of the vector forms, and loss_rows's sums.
+struct BlockSums {
+  vdn loss = nzero<vdn>();
+  vdn weighted = nzero<vdn>();
+  LossSums rows;
+  void add_to(double* out) const {
+    out[kOutLoss] += nhsum(loss) + rows.loss;
+    out[kOutWeighted] += nhsum(weighted) + rows.weighted;
+  }
+};
+
+// Σ of R doubles (lanes, then nhsum).
+template <int R>
+FASTSGD_ALWAYS_INLINE double row_total(const double* v) {
+  if constexpr (R % kDL == 0) {
+    vdn t = nload<vdn>(v);
+    for (int r = kDL; r < R; r += kDL) t += nload<vdn>(v + r);
+    return nhsum(t);
+  } else {
+    double t = v[0];
+    for (int r = 1; r < R; ++r) t += v[r];
+    return t;
+  }
+}
+
+// Whether every row's weight is 1 (no sample or class weights).
+template <class T>
+FASTSGD_ALWAYS_INLINE bool unit_weights(const Targets<T>& tg) {
+  return tg.sample_weight == nullptr &&
+         (tg.labels == nullptr ||
+          (tg.class_weight == nullptr && tg.pos_weight == 1.0 && tg.neg_weight == 1.0));
+}
+
+template <class Loss>
+constexpr bool kVectorLoss = std::is_same_v<Loss, Squared> || std::is_same_v<Loss, Logistic> ||
+                             std::is_same_v<Loss, Softmax>;
+
+FASTSGD_ALWAYS_INLINE vdn vclip(vdn v, double limit) {
+  // clip() of losses.hpp: NaN stays NaN
+  if (limit == __builtin_inf()) return v;
+  const vdn lo = nbroadcast(-limit), hi = nbroadcast(limit);
+  return vselect(reinterpret_cast<vin>(v < lo), lo, vselect(reinterpret_cast<vin>(v > hi), hi, v));
+}
+
+// Targets y and weights w of output c for the R rows of the block (each-output losses).
+template <class Loss, int R, class T>
+FASTSGD_ALWAYS_INLINE void block_targets(const Targets<T>& tg, const index_t* ids, index_t c,
+                                         index_t k, double* y, double* w) {
+  if (tg.Y != nullptr) {
+    for (int r = 0; r < R; ++r) y[r] = static_cast<double>(tg.Y[ids[r] * tg.ldy + c]);
+  } else {
+    for (int r = 0; r < R; ++r) y[r] = target_of<Loss>(tg, ids[r], c, k);
+  }
+  for (int r = 0; r < R; ++r) {
+    const double sw = tg.sample_weight != nullptr ? tg.sample_weight[ids[r]] : 1.0;
+    w[r] = tg.labels != nullptr ? sw * class_weight_of(tg, ids[r], c, k) : sw;
+  }
+}
+template <class Loss, int R, class T>
+FASTSGD_ALWAYS_INLINE void block_y(const Targets<T>& tg, const index_t* ids, index_t c, index_t k,
+                                   double* y) {
+  if (tg.Y != nullptr) {
+    for (int r = 0; r < R; ++r) y[r] = static_cast<double>(tg.Y[ids[r] * tg.ldy + c]);
+  } else {
+    for (int r = 0; r < R; ++r) y[r] = target_of<Loss>(tg, ids[r], c, k);
+  }
+}
+
+// ℓ and dℓ/dz of an each-output loss on M vectors of kDL scores z with targets y
+// (M independent computations side by side, so that their latencies overlap).
+template <int M>
+FASTSGD_ALWAYS_INLINE void value_deriv(const Squared& L, const vdn* z, const vdn* y, vdn* value,
+                                       vdn* deriv) {
+  for (int i = 0; i < M; ++i) {
+    const vdn r = z[i] - y[i];
+    value[i] = L.scale * (r * r);
+    deriv[i] = (2.0 * L.scale) * r;
+  }
+}
+template <int M>
+FASTSGD_ALWAYS_INLINE void value_deriv(const Logistic&, const vdn* z, const vdn* y, vdn* value,
+                                       vdn* deriv) {
+  // t = e^−|z| ≤ 1 never overflows. With e = e^−z, Logistic::deriv's
+  // ((1 − y) − y·e)/(1 + e) is that with e = t for z ≥ 0, and, multiplied through
+  // by t = 1/e, ((1 − y)·t − y)/(t + 1) for z < 0. Its value, max(z, 0) + log1p(t)
+  // − y·z, shares the denominator u = 1 + t (vlog1p's correction divides by it).
+  const vdn zero = nzero<vdn>();
+  vin pos[M];
+  vdn t[M], u[M], inv[M];
+  for (int i = 0; i < M; ++i) {
+    pos[i] = reinterpret_cast<vin>(z[i] >= zero);
+    t[i] = vexp<true>(vselect(pos[i], -z[i], z[i]));
+  }
+  for (int i = 0; i < M; ++i) {
+    u[i] = 1.0 + t[i];
+    inv[i] = 1.0 / u[i];
+  }
+  for (int i = 0; i < M; ++i) {
+    const vdn one_y = 1.0 - y[i];
+    deriv[i] = vselect(pos[i], one_y - y[i] * t[i], one_y * t[i] - y[i]) * inv[i];
+  }
+  for (int i = 0; i < M; ++i) {
+    const vdn relu = vselect(reinterpret_cast<vin>(z[i] > zero), z[i], zero);
+    // u is in [1, 2] (or NaN with z, which then makes the value NaN through y·z)
+    const vdn log1p_t = vlog<true>(u[i]) + (t[i] - (u[i] - 1.0)) * inv[i];
+    value[i] = (relu + log1p_t) - y[i] * z[i];
+  }
+}
+
+// The block's losses: the vector form where there is one, else loss_rows.
+template <int R, class Loss, class T>
+FASTSGD_ALWAYS_INLINE void block_loss(const Loss& L, const Targets<T>& tg, const index_t* ids,
+                                      index_t k, const double* z, double* dz, double limit,
+                                      BlockSums& sums) {
+  if constexpr (!kVectorLoss<Loss> || R % kDL != 0) {
+    loss_rows(L, tg, ids, R, k, z, dz, R, 1, limit, sums.rows);
+  } else if constexpr (Loss::joint) {
+    // Softmax::value_deriv on each row: p = e^{z − max} / Σ e^{z − max},
+    // dz = p − onehot(label), ℓ = log Σ e^{z − max} − (z_label − max)
+    for (int v = 0; v < R; v += kDL) {
+      vdn m = nload<vdn>(z + v);
+      for (index_t c = 1; c < k; ++c) {
+        const vdn zc = nload<vdn>(z + c * R + v);
+        m = vselect(reinterpret_cast<vin>(zc > m), zc, m);
+      }
+      vdn s = nzero<vdn>();
+      for (index_t c = 0; c < k; ++c) {
+        const vdn e = vexp(nload<vdn>(z + c * R + v) - m);
+        nstore(dz + c * R + v, e);
+        s += e;
+      }
+      const vdn inv = 1.0 / s;
+      for (index_t c = 0; c < k; ++c) nstore(dz + c * R + v, nload<vdn>(dz + c * R + v) * inv);
+      vdn zl, w;
+      for (int l = 0; l < kDL; ++l) {
+        const index_t id = ids[v + l];
+        const std::int64_t label = tg.labels[id];
+        dz[label * R + v + l] -= 1.0;
+        zl[l] = z[label * R + v + l];
+        const double sw = tg.sample_weight != nullptr ? tg.sample_weight[id] : 1.0;
+        w[l] = sw * (tg.class_weight != nullptr ? tg.class_weight[label] : 1.0);
+      }
+      const vdn loss = vlog(s) - (zl - m);
+      for (index_t c = 0; c < k; ++c)
+        nstore(dz + c * R + v, w * vclip(nload<vdn>(dz + c * R + v), limit));
+      sums.loss += loss;
+      sums.weighted += w * loss;
+    }
+  } else {
+    constexpr int M = R / kDL;
+    const bool unit = unit_weights(tg);  // w = 1: the same numbers without the products
+    alignas(64) double y[R], w[R];
+    for (index_t c = 0; c < k; ++c) {
+      if (unit)
+        block_y<Loss, R>(tg, ids, c, k, y);
+      else
+        block_targets<Loss, R>(tg, ids, c, k, y, w);
+      vdn zv[M], yv[M], value[M], deriv[M];
+      for (int i = 0; i < M; ++i) {
+        zv[i] = nload<vdn>(z + c * R + i * kDL);
+        yv[i] = nload<vdn>(y + i * kDL);
+      }
+      value_deriv<M>(L, zv, yv, value, deriv);
+      for (int i = 0; i < M; ++i) {
+        if (unit) {
+          nstore(dz + c * R + i * kDL, vclip(deriv[i], limit));
+          sums.loss += value[i];
+          sums.weighted += value[i];
+        } else {
+          const vdn wv = nload<vdn>(w + i * kDL);
+          nstore(dz + c * R + i * kDL, wv * vclip(deriv[i], limit));
+          sums.loss += value[i];
+          sums.weighted += wv * value[i];
+        }
+      }
+    }
+  }
+}
+
+#endif
+
+}  // namespace FASTSGD_ISA
+}  // namespace fastsgd
