@@ -198,6 +198,11 @@ MISTAKES = {
     "demo-no-points": (["demo", "--n", "0"], "argument --n: must be >= 1, got 0"),
     "demo-diverges": (["demo", "--lr", "5"], "training diverged at epoch 2 with learning_rate=5"),
     "unknown-option": (["demo", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
+    "noise-negative-lr": (["noise", "--lr", "-1"], "argument --lr: must be > 0, got -1"),
+    "noise-out-txt": (["noise", "--out", "n.txt"], "argument --out: must end in .png"),
+    "noise-out-missing-folder": (["noise", "--out", "missing/n.png"], "does not exist"),
+    "noise-zero-batch": (["noise", "--batch-size", "0"], "argument --batch-size: must be >= 1"),
+    "noise-diverges": (["noise", "--lr", "50"], "training diverged"),
 }  # fmt: skip
 
 
@@ -222,8 +227,9 @@ def test_diverging_says_the_stable_rate_in_one_line(tmp_path: Path) -> None:
     proc = fastsgd_cli("demo", "--lr", "5", cwd=tmp_path)
     line = assert_one_line_error(proc, "fastsgd demo")
     X, _ = make_line(n=100, seed=0)
-    assert f"is {fastsgd.suggest_learning_rate(X):.4g}" in line  # the largest stable rate
+    assert f"stable below {fastsgd.suggest_learning_rate(X):.4g}" in line
     assert STEP.findall(proc.stdout) == []  # it stopped before the first report
+    assert proc.stdout == ""  # and said nothing else first
 
 
 MISSING = {
@@ -239,6 +245,9 @@ MISSING = {
     ),
     "animate-progress-no-tqdm": (
         "tqdm", ["animate", "--progress"], "--progress needs tqdm: pip install 'fastsgd[progress]'",
+    ),
+    "noise-no-matplotlib": (
+        "matplotlib", ["noise"], "this command needs matplotlib: pip install 'fastsgd[plot]'",
     ),
     "overfit-no-matplotlib": (
         "matplotlib", ["overfit"], "this command needs matplotlib: pip install 'fastsgd[plot]'",
@@ -344,3 +353,10 @@ def test_plain_progress_bar_on_a_terminal_without_tqdm(tmp_path: Path) -> None:
     assert "rendering a.gif: 100% |####################| 4/4 frame" in text
     assert text.endswith("\r")
     assert text.split("\r")[-2].strip() == ""  # the bar is cleared when done
+
+
+def test_noise_draws_the_noise_floor(tmp_path: Path) -> None:
+    proc = fastsgd_cli("noise", "--epochs", "5", "--out", "n.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "wrote n.png"
+    assert (tmp_path / "n.png").stat().st_size > 10_000

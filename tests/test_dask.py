@@ -354,24 +354,38 @@ def test_starts_and_closes_a_local_cluster(monkeypatch: pytest.MonkeyPatch) -> N
 DASK_PORTS = (8786, 8787)  # the scheduler's and the dashboard's
 
 
-@pytest.fixture
-def dask_ports_taken() -> Any:
-    """Hold 127.0.0.1:8786 and 127.0.0.1:8787 as another cluster would. When something
-    holds them already, the test's condition is met without it: skipped."""
+def _hold_default_ports(skip_if_taken: bool) -> Any:
+    """Hold 127.0.0.1:8786 and 127.0.0.1:8787 as another cluster would. A port something
+    holds already meets the condition without us: skipped, or left alone."""
     held: list[socket.socket] = []
     try:
         for port in DASK_PORTS:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            held.append(sock)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError as exc:
-                pytest.skip(f"127.0.0.1:{port} is taken already ({exc.strerror})")
+                sock.close()
+                if skip_if_taken:
+                    pytest.skip(f"127.0.0.1:{port} is taken already ({exc.strerror})")
+                continue
+            held.append(sock)
             sock.listen()
         yield
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.fixture
+def dask_ports_taken() -> Any:
+    """The default ports held by us (the test is skipped when something else holds them)."""
+    yield from _hold_default_ports(skip_if_taken=True)
+
+
+@pytest.fixture
+def default_ports_held() -> Any:
+    """The default ports held, by us or by whatever holds them already."""
+    yield from _hold_default_ports(skip_if_taken=False)
 
 
 @pytest.mark.usefixtures("dask_ports_taken")
@@ -428,6 +442,7 @@ def test_without_dask_fastsgd_imports_and_fastsgd_dask_names_the_extra() -> None
     assert "pip install 'fastsgd[dask]'" in out.stdout
 
 
+@pytest.mark.usefixtures("default_ports_held")
 @pytest.mark.parametrize("name", ["fit", "DaskAdapter"])
 def test_docstring_examples(name: str) -> None:
     """Each public function has a numpydoc example, and it runs (on its own small cluster)."""
@@ -489,7 +504,7 @@ def test_bad_input(client: Any) -> None:
     bad_y[3] = np.inf
     with pytest.raises(ValueError, match="y contains NaN or infinity"):
         fdask.fit(X, da.from_array(bad_y, chunks=50), client=client)
-    with pytest.raises(fastsgd.DivergenceError, match="largest stable learning rate"):
+    with pytest.raises(fastsgd.DivergenceError, match="stable below"):
         fdask.fit(X, y, method="gradient", learning_rate=5.0, epochs=30, client=client)
 
 
@@ -506,11 +521,30 @@ def test_in_memory_y_and_column_chunks(client: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
+def test_sample_weight_of_dask_arrays_weighs_the_rows(client: Any) -> None:
+    est = pytest.importorskip("fastsgd.estimators")
+    X, y = make_data(4, 3000, 6)
+    Xm, ym = gathered(client, X, y)
+    w = (np.arange(len(ym)) % 3).astype(np.float64)  # every third row weighs 0
+    params = {"random_state": 0, "epochs": 3, "learning_rate": 0.05}
+    fitted = {}
+    for name, sw in (("numpy", w), ("dask", da.from_array(w, chunks=X.chunks[0]))):
+        data = (Xm, ym) if name == "numpy" else (X, y)
+        fitted[name] = est.SGDRegressor(**params).fit(
+            *data, sample_weight=sw, **({"client": client} if name == "dask" else {})
+        )
+    unweighted = est.SGDRegressor(**params).fit(X, y, client=client)
+    assert not np.allclose(fitted["dask"].coef_, unweighted.coef_)
+    # the dask fit weighs the rows as the in-memory one does (its own row order)
+    np.testing.assert_allclose(fitted["dask"].coef_, fitted["numpy"].coef_, rtol=0.05, atol=0.02)
+
+
 def test_regressor_fits_and_predicts_dask_arrays(client: Any) -> None:
     est = pytest.importorskip("fastsgd.estimators")
     X, y = make_data(4, 3000, 6)
     Xm, ym = gathered(client, X, y)
-    params = {"random_state": 0, "epochs": 5, "batch_size": 64}
+    # plain SGD, its last iterate (the defaults' normalized rule and average: below)
+    params = {"random_state": 0, "epochs": 5, "batch_size": 64, "update": "sgd", "average": False}
     reg = est.SGDRegressor(**params).fit(X, y, client=client)
     ref = est.SGDRegressor(**params).fit(Xm, ym)
     assert reg.n_features_in_ == 6
@@ -528,6 +562,9 @@ def test_regressor_fits_and_predicts_dask_arrays(client: Any) -> None:
     pred = reg.predict(X)
     assert isinstance(pred, da.Array)
     assert pred.chunks == (X.chunks[0],)
+    # the defaults: the normalized rule's scales from the Gram matrix, the average
+    default = est.SGDRegressor(random_state=0, epochs=5).fit(X, y, client=client)
+    np.testing.assert_allclose(default.coef_, ls[:-1], atol=0.01)
     np.testing.assert_array_equal(gathered(client, pred)[0], reg.predict(Xm))
     # full-batch gradient descent and early stopping on a held-out part of every block
     gd = est.SGDRegressor(random_state=0, epochs=30, early_stopping=True, learning_rate=0.5,

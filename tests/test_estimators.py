@@ -90,7 +90,7 @@ def test_regressor_is_fastsgd_fit():
     reg = SGDRegressor(random_state=3, epochs=4, momentum=0.5).fit(X, y)
     seed = int(np.random.RandomState(3).randint(np.iinfo(np.int32).max))
     r = fastsgd.fit(
-        X, y, learning_rate="auto", batch_size=32, epochs=4, momentum=0.5, fit_intercept=True,
+        X, y, learning_rate="auto", batch_size=32, epochs=4, momentum=0.5, fit_intercept=True, average="auto",
         seed=seed,
     )  # fmt: skip
     np.testing.assert_array_equal(reg.coef_, r.w)
@@ -218,14 +218,14 @@ def test_fit_intercept_false():
 def test_float32_stays_float32():
     X, y = regression(n=500, d=5)
     X32 = X.astype(np.float32)
-    reg = SGDRegressor(random_state=0).fit(X32, y)
+    reg = SGDRegressor(random_state=0, epochs=20).fit(X32, y)
     assert reg.predict(X32).dtype == np.float32
-    # the same as training on the float32 data directly
+    # the same as training on the float32 data directly, with the defaults' rule and average
     seed = int(np.random.RandomState(0).randint(np.iinfo(np.int32).max))
     r = fastsgd.fit(X32, y.astype(np.float32), learning_rate="auto", batch_size=32, epochs=20,
-                    fit_intercept=True, seed=seed)  # fmt: skip
+                    fit_intercept=True, seed=seed, update="normalized", average="auto")  # fmt: skip
     np.testing.assert_array_equal(reg.coef_, r.w)
-    r64 = SGDRegressor(random_state=0).fit(X, y)
+    r64 = SGDRegressor(random_state=0, epochs=20).fit(X, y)
     assert not np.array_equal(reg.coef_, r64.coef_)
     assert r64.predict(X).dtype == np.float64
 
@@ -270,14 +270,18 @@ def test_unscaled_data_with_auto_learning_rate():
     rng = np.random.default_rng(0)
     X = rng.normal(loc=100, size=(300, 2))
     y = X @ np.array([1.0, -1.0]) + rng.normal(scale=0.1, size=300)
-    reg = SGDRegressor(random_state=0).fit(X, y)  # no DivergenceError
-    assert np.isfinite(reg.coef_).all()
-    assert reg.loss_history_.max() < 2 * reg.loss_history_[0]  # bounded, not diverging
-    lam = np.linalg.eigvalsh(
-        2 * np.column_stack([X, np.ones(300)]).T @ np.column_stack([X, np.ones(300)]) / 300
-    ).max()
-    assert reg.learning_rate_ < 2 / lam  # below the full-batch stability bound
-    # such data is badly conditioned: scaling it is what makes SGD fit it
+    X1 = np.column_stack([X, np.ones(300)])
+    A = X1.T @ X1 / 300
+    for update in ("sgd", "normalized"):
+        reg = SGDRegressor(random_state=0, update=update).fit(X, y)  # no DivergenceError
+        assert np.isfinite(reg.coef_).all()
+        assert reg.loss_history_.max() < 2 * reg.loss_history_[0]  # bounded, not diverging
+        # below the full-batch stability bound, in the rule's coordinates (P = diag(A)^-1)
+        r = 1 / np.sqrt(np.diag(A)) if update == "normalized" else np.ones(3)
+        lam = np.linalg.eigvalsh(2 * A * r[:, None] * r[None, :]).max()
+        assert reg.learning_rate_ < 2 / lam
+    # such data is badly conditioned (the mean's direction against the intercept): scaling
+    # and centring it is what makes SGD fit it
     pipe = make_pipeline(StandardScaler(), SGDRegressor(random_state=0)).fit(X, y)
     assert pipe.score(X, y) > 0.99
     assert reg.score(X, y) < 0.5
@@ -422,14 +426,15 @@ def test_partial_fit_errors():
 
 def test_warm_start_continues_the_same_run():
     X, y = regression(n=300, d=5)
-    full = SGDRegressor(random_state=0, epochs=6).fit(X, y)
-    warm = SGDRegressor(random_state=0, epochs=3, warm_start=True)
+    # without averaging (a warm start continues from coef_, which is the average with it)
+    full = SGDRegressor(random_state=0, epochs=6, average=False).fit(X, y)
+    warm = SGDRegressor(random_state=0, epochs=3, warm_start=True, average=False)
     warm.fit(X, y)
     first = warm.coef_.copy()
     warm.fit(X, y)
     np.testing.assert_array_equal(warm.coef_, full.coef_)  # 3 + 3 epochs == 6 epochs
     assert not np.array_equal(first, warm.coef_)
-    cold = SGDRegressor(random_state=0, epochs=3, warm_start=False).fit(X, y)
+    cold = SGDRegressor(random_state=0, epochs=3, warm_start=False, average=False).fit(X, y)
     np.testing.assert_array_equal(cold.fit(X, y).coef_, first)  # restarts each time
 
 
@@ -477,7 +482,8 @@ def test_early_stopping():
 
 def test_classifier_early_stopping_runs():
     X, y = blobs(n=300, centers=3, labels=["a", "b", "c"])
-    clf = SGDClassifier(early_stopping=True, epochs=200, random_state=0).fit(X, y)
+    # the averaged model's validation loss keeps falling: a tolerance says when to stop
+    clf = SGDClassifier(early_stopping=True, epochs=200, tol=1e-4, random_state=0).fit(X, y)
     assert clf.validation_loss_history_ is not None
     assert clf.n_iter_ < 200
     assert clf.score(X, y) > 0.95
@@ -500,6 +506,74 @@ def test_user_learning_rate_that_diverges_raises():
     X, y = regression(n=200, d=4)
     with pytest.raises(fastsgd.DivergenceError, match="learning_rate=50"):
         SGDRegressor(learning_rate=50.0, batch_size=None).fit(X, y)
+
+
+def test_divergence_names_momentum_and_suggests_another_setting():
+    X, y = regression(n=400, d=4)
+    safe = fastsgd.auto_learning_rate(X, batch_size=16, fit_intercept=True)
+    with pytest.raises(fastsgd.DivergenceError) as info:
+        SGDRegressor(learning_rate=1.5 * safe, momentum=0.95, batch_size=16, epochs=50).fit(X, y)
+    msg = str(info.value)
+    assert "Cause: momentum=0.95" in msg, msg
+    assert "momentum=0.25" in msg, msg
+    assert "learning_rate=" in msg.split("Try ")[1], msg
+
+
+def test_divergence_names_the_l2_penalty():
+    X, y = regression(n=400, d=4)
+    with pytest.raises(fastsgd.DivergenceError) as info:
+        SGDRegressor(learning_rate=0.05, weight_decay=100.0, epochs=20).fit(X, y)
+    assert "Cause: the L2 penalty" in str(info.value)
+
+
+def test_divergence_under_auto_does_not_suggest_auto():
+    X, y = regression(n=400, d=4)
+    with pytest.raises(fastsgd.DivergenceError) as info:
+        SGDRegressor(learning_rate=40.0, batch_size=None, epochs=20).fit(X, y)
+    assert "or learning_rate='auto'" in str(info.value)  # a given rate: auto is the other setting
+    from fastsgd._driver import _raise_divergence
+
+    class Tiny:  # a backend whose curvature says any rate is too large
+        n, d = 10, 1
+
+        def curvature(self, fit_intercept, precise=False, precond=None):
+            return 1.0, 1.0
+
+    cfg = fastsgd.FitConfig(learning_rate="auto", batch_size=4)
+    with pytest.raises(fastsgd.DivergenceError) as info:
+        _raise_divergence(Tiny(), fastsgd._registry.LOSSES["mse"], cfg, 1, 3, 0.4, 1.0, np.inf)
+    msg = str(info.value)
+    assert "learning_rate='auto'" in msg.split("Try ")[0]
+    assert "'auto'" not in msg.split("Try ")[1]
+    assert "a larger batch_size than 4" in msg
+
+
+@pytest.mark.parametrize("momentum", [0.5, 0.9])
+@pytest.mark.parametrize("batch_size", [1, 16, 256, None])
+def test_auto_rate_with_momentum_never_diverges(momentum, batch_size):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 20)) * rng.uniform(0.2, 3.0, 20)
+    y = X @ rng.standard_normal(20) + 1.5 + rng.standard_normal(3000)
+    for nesterov in (False, True):
+        m = SGDRegressor(momentum=momentum, nesterov=nesterov, batch_size=batch_size,
+                         epochs=10, random_state=0).fit(X, y)  # fmt: skip
+        assert np.isfinite(m.coef_).all()
+        assert m.loss_history_[-1] < m.loss_history_[0]
+        if batch_size is not None:  # ten full-batch steps are not a fit
+            assert m.score(X, y) > 0.9
+
+
+def test_auto_rate_takes_momentum_and_l2_out():
+    X, _ = regression(n=300, d=5)
+    from fastsgd._driver import _auto_rate
+
+    base = _auto_rate(2.0, 5.0, 2.0, 300, 16)
+    assert _auto_rate(2.0, 5.0, 2.0, 300, 16, momentum=0.9) == pytest.approx(base * 0.1)
+    assert _auto_rate(2.0, 5.0, 2.0, 300, 16, momentum=0.9, dampening=0.9) == pytest.approx(base)
+    assert 1 / _auto_rate(2.0, 5.0, 2.0, 300, 16, l2=0.5) == pytest.approx(1 / base + 0.5)
+    fitted = SGDRegressor(momentum=0.9, epochs=1, random_state=0).fit(X, X @ np.ones(5))
+    plain = SGDRegressor(epochs=1, random_state=0, update="sgd").fit(X, X @ np.ones(5))
+    assert fitted.learning_rate_ == pytest.approx(plain.learning_rate_ * 0.1, rel=1e-9)
 
 
 def test_options_reach_fit():
@@ -534,6 +608,16 @@ BAD_PARAMS = {
     ),
     "n_threads": ({"n_threads": 0}, ValueError, "n_threads"),
     "verbose": ({"verbose": "loud"}, TypeError, "verbose"),
+    "shuffle-False-string": ({"shuffle": "False"}, ValueError, "shuffle must be True or False"),
+    "shuffle-bogus": ({"shuffle": "bogus"}, ValueError, "shuffle"),
+    "shuffle-block": ({"shuffle": "block"}, ValueError, "'blocks'"),
+    "momentum-1.5": ({"momentum": 1.5}, ValueError, r"momentum must be in \[0, 1\)"),
+    "warm_start-string": ({"warm_start": "False"}, TypeError, "warm_start must be True or False"),
+    "weight_decay-negative": ({"weight_decay": -1.0}, ValueError, "weight_decay must be >= 0"),
+    "nesterov-string": ({"nesterov": "yes"}, TypeError, "nesterov"),
+    "average-word": ({"average": "sometimes"}, ValueError, "average"),
+    "update-unknown": ({"update": "rmsprop"}, ValueError, "update"),
+    "epochs-float": ({"epochs": 2.5}, TypeError, "epochs"),
 }
 
 
@@ -631,3 +715,103 @@ def test_a_cold_fit_with_zero_epochs_is_refused_and_leaves_the_estimator_unfitte
         reg.fit(X, y)
     with pytest.raises(NotFittedError):
         reg.predict(X)
+
+
+# --- transactional fits: an exception leaves the estimator as it was -------------------------
+
+
+def _snapshot(est):
+    """Every fitted attribute (public and private), arrays copied, the core model's state."""
+    out = {}
+    for name, value in vars(est).items():
+        if not (name.endswith("_") or name.startswith("_")):
+            continue
+        if isinstance(value, np.ndarray):
+            value = value.copy()
+        elif hasattr(value, "state") and callable(value.state):
+            value = value.state()
+        out[name] = value
+    return out
+
+
+def _same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        x, y = a[name], b[name]
+        if isinstance(x, dict):
+            _same(x, y)
+        elif isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            both_nan = isinstance(x, float) and isinstance(y, float) and np.isnan(x) and np.isnan(y)
+            assert x == y or both_nan, name
+
+
+def _diverging(est):
+    return est.set_params(learning_rate=1e6, batch_size=None, epochs=5)
+
+
+@pytest.mark.parametrize("est_cls", [SGDRegressor, SGDClassifier])
+def test_a_failed_refit_leaves_the_previous_fit(est_cls):
+    X, y = blobs(n=200, centers=2) if est_cls is SGDClassifier else regression(n=200, d=4)
+    est = est_cls(random_state=0, epochs=3).fit(X, y)
+    before, pred = _snapshot(est), est.predict(X)
+    wider = np.column_stack([X, X[:, :2] * 1e3])  # another number of features, not warm
+    with pytest.raises(fastsgd.DivergenceError):
+        _diverging(est).fit(wider, y)
+    _same(_snapshot(est), before)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    assert est.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("est_cls", [SGDRegressor, SGDClassifier])
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(est_cls):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    X, y = blobs(n=200, centers=2) if est_cls is SGDClassifier else regression(n=200, d=4)
+    est = _diverging(est_cls(random_state=0))
+    with pytest.raises(fastsgd.DivergenceError):
+        est.fit(X * 1e3, y)
+    assert _snapshot(est) == {}
+    with pytest.raises(NotFittedError):
+        check_is_fitted(est)
+
+
+@pytest.mark.parametrize("where", ["in the epochs", "while storing the result"])
+def test_ctrl_c_leaves_the_previous_fit(monkeypatch, where):
+    X, y = regression(n=200, d=4)
+    est = SGDRegressor(random_state=0, epochs=2).fit(X, y)
+    before = _snapshot(est)
+    if where == "in the epochs":
+        import fastsgd._driver as drv
+
+        real = drv.run
+
+        def interrupted(*args, **kwargs):
+            real(*args, **kwargs)  # the model trained, then Ctrl-C
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(drv, "run", interrupted)
+    else:
+        real_store = SGDRegressor._store
+
+        def half_stored(self, *args, **kwargs):
+            real_store(self, *args, **kwargs)  # every attribute overwritten, then Ctrl-C
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(SGDRegressor, "_store", half_stored)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X[:, ::-1] * 2.0, y + 5.0)
+    _same(_snapshot(est), before)
+
+
+def test_a_failed_partial_fit_leaves_the_model():
+    X, y = regression(n=200, d=4)
+    est = SGDRegressor(random_state=0).partial_fit(X, y)
+    before = _snapshot(est)
+    with pytest.raises(ValueError, match="NaN"):
+        est.partial_fit(np.where(X > 1, np.nan, X), y)
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(X[:, :3], y)
+    _same(_snapshot(est), before)

@@ -462,3 +462,33 @@ def test_sklearn_estimator_checks(estimator, check):
 
 def test_sklearn_version_is_the_one_compared():
     assert tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 6)
+
+
+# --- transactional fits ------------------------------------------------------------------
+
+
+def _fitted(est: Any) -> dict[str, Any]:
+    out = {}
+    for name, value in vars(est).items():
+        if name.endswith("_") or name.startswith("_"):
+            out[name] = value.copy() if isinstance(value, np.ndarray) else value
+    return out
+
+
+@pytest.mark.parametrize("cls", ["SGDClassifier", "SGDRegressor"])
+def test_a_failed_refit_leaves_the_previous_fit(cls: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    y = (X[:, 0] > 0).astype(int) if cls == "SGDClassifier" else X @ np.arange(5.0)
+    est = getattr(fs, cls)(max_iter=3, tol=None, random_state=0).fit(X, y)
+    before, pred = _fitted(est), est.predict(X)
+    est.set_params(learning_rate="constant", eta0=1e200)
+    with pytest.raises(ValueError, match="Floating-point under-/overflow"):
+        est.fit(np.column_stack([X, X]) * 1e150, y)  # another width: a cold refit
+    after = _fitted(est)
+    assert after.keys() == before.keys()
+    for name in before:
+        if isinstance(before[name], np.ndarray):
+            np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    np.testing.assert_array_equal(est.predict(X), pred)
+    assert est.n_features_in_ == 5

@@ -99,9 +99,12 @@ def test_gradient_is_the_derivative(entry: Loss) -> None:
         {"batch_size": 1, "epochs": 2, "penalty": "elasticnet", "alpha": 0.01},
         {"batch_size": None, "momentum": 0.5},
         {"batch_size": 5, "average": 3, "update": "adagrad"},
+        {"batch_size": 6, "average": "auto", "update": "normalized", "fit_intercept": True},
+        {"batch_size": 3, "update": "normalized", "penalty": "l2", "alpha": 0.1},
     ],
-    ids=["batch7", "per-row-elasticnet", "full-momentum", "adagrad-average"],
-)
+    ids=["batch7", "per-row-elasticnet", "full-momentum", "adagrad-average",
+         "normalized-average-auto", "normalized-l2"],
+)  # fmt: skip
 def test_fit_follows_the_oracle(entry: Loss, options: dict[str, Any]) -> None:
     X, y, _w, _ = _problem(entry, n=37, d=4)
     if entry.target == "real":
@@ -114,6 +117,23 @@ def test_fit_follows_the_oracle(entry: Loss, options: dict[str, Any]) -> None:
     if want.b is not None:
         np.testing.assert_allclose(got.b, want.b, rtol=1e-9, atol=1e-10)
     assert (got.n_steps, got.n_epochs) == (want.n_steps, want.n_epochs)
+
+
+@pytest.mark.parametrize("options", [
+    {"update": "normalized", "batch_size": 4, "fit_intercept": True},
+    {"update": "sgd", "momentum": 0.9, "batch_size": 4},
+    {"update": "sgd", "nesterov": True, "momentum": 0.5, "dampening": 0.0, "batch_size": 8,
+     "penalty": "l2", "alpha": 0.5},
+], ids=["normalized", "momentum", "nesterov-l2"])  # fmt: skip
+def test_the_automatic_rate_follows_the_oracle(options: dict[str, Any]) -> None:
+    """learning_rate="auto" with the normalized rule's coordinates, momentum and the L2
+    penalty, against the oracle's eigenvalues (the core's power iteration: 3 digits)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 5)) * np.array([1e-3, 0.1, 1.0, 10.0, 1e3])
+    y = X @ rng.standard_normal(5)
+    kw = {"loss": "mse", "learning_rate": "auto", "epochs": 1, "seed": 0, **options}
+    got, want = fastsgd.fit(X, y, **kw), ref.fit(X, y, **kw)
+    assert got.learning_rate == pytest.approx(want.learning_rate, rel=2e-3)
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.parameter is not None],

@@ -125,13 +125,15 @@ def test_gradient_sums_do_not_depend_on_the_thread_count():
 @pytest.mark.parametrize("loss", ["mse", "logistic", "hinge", "huber", "softmax"])
 @pytest.mark.parametrize("batch_size", [1, 7, None])
 @pytest.mark.parametrize("extra", [{}, {"average": 5, "penalty": "l2", "alpha": 0.01},
-                                   {"momentum": 0.5}, {"update": "adagrad"}])  # fmt: skip
+                                   {"momentum": 0.5}, {"update": "adagrad"},
+                                   {"update": "normalized", "average": "auto",
+                                    "learning_rate": 0.005}])  # fmt: skip
 def test_fit_equals_dense(loss, batch_size, extra):
     X = _csr(n=150, d=20, density=0.3)
     y, labels = _targets(X)
     target = y if LOSSES[loss].target == "real" else labels
-    opts = dict(loss=loss, learning_rate=0.05, batch_size=batch_size, epochs=4,
-                fit_intercept=True, seed=3, **extra)  # fmt: skip
+    opts = {"loss": loss, "learning_rate": 0.05, "batch_size": batch_size, "epochs": 4,
+            "fit_intercept": True, "seed": 3, **extra}  # fmt: skip
     a = fastsgd.fit(X, target, **opts)
     b = fastsgd.fit(X.toarray(), target, **opts)
     np.testing.assert_allclose(a.w, b.w, rtol=1e-9, atol=1e-12)
@@ -255,10 +257,15 @@ def test_native_estimators_take_sparse(cls):
     X = _csr(n=300, d=40, density=0.2)
     y, labels = _targets(X)
     target = labels if cls == "SGDClassifier" else y
-    a = getattr(fastsgd, cls)(random_state=0, epochs=5).fit(X, target)
-    b = getattr(fastsgd, cls)(random_state=0, epochs=5).fit(X.toarray(), target)
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(a.predict(X), b.predict(X.toarray()), rtol=1e-8, atol=1e-10)
+    # update="auto" is plain SGD on sparse data and the normalized rule on dense data: each
+    # rule, named, trains the same model from either
+    for update in ("sgd", "normalized"):
+        a = getattr(fastsgd, cls)(random_state=0, epochs=5, update=update).fit(X, target)
+        b = getattr(fastsgd, cls)(random_state=0, epochs=5, update=update).fit(X.toarray(), target)
+        np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(a.predict(X), b.predict(X.toarray()), rtol=1e-8, atol=1e-10)
+    assert fastsgd.SGDRegressor()._update_for(X) == "sgd"
+    assert fastsgd.SGDRegressor()._update_for(X.toarray()) == "normalized"
     a.partial_fit(X[:50], target[:50])
     if cls == "SGDClassifier":
         np.testing.assert_allclose(a.predict_proba(X).sum(axis=1), 1.0)

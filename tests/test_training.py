@@ -636,6 +636,12 @@ BAD = {
     "X-complex": ({"X": np.ones((20, 2), dtype=complex)}, TypeError, "X must be real"),
     "X-strings": ({"X": np.full((20, 2), "a")}, TypeError, "X"),
     "X-empty": ({"X": np.ones((0, 2)), "y": np.ones(0)}, ValueError, "X has no rows"),
+    "shuffle-False-string": ({"shuffle": "False"}, ValueError, "shuffle must be True or False"),
+    "shuffle-bogus": ({"shuffle": "bogus"}, ValueError, "shuffle"),
+    "shuffle-block": ({"shuffle": "block"}, ValueError, "'blocks'"),
+    "momentum-1.5": ({"momentum": 1.5}, ValueError, r"momentum must be in \[0, 1\)"),
+    "average-word": ({"average": "sometimes"}, ValueError, "average"),
+    "update-unknown": ({"update": "rmsprop"}, ValueError, "update"),
 }
 
 

@@ -78,14 +78,29 @@ py::array predict_t(const Src& src, const py::array& W, const py::object& b, dou
 
 template <class Src>
 py::tuple curvature_t(const Src& src, bool intercept, int max_iter, double tol, int threads,
-                      const py::object& weights) {
+                      const py::object& weights, const py::object& precond) {
   const double* w = weights.is_none() ? nullptr : as_vector<double>(weights, "weights", src.n);
+  const double* p = precond.is_none() ? nullptr
+                                      : as_vector<double>(precond, "precond",
+                                                          src.d + (intercept ? 1 : 0));
   Curvature c;
   {
     const py::gil_scoped_release release;
-    c = data_curvature(src, intercept, max_iter, tol, threads, w);
+    c = data_curvature(src, intercept, max_iter, tol, threads, w, p);
   }
   return py::make_tuple(c.lambda_max, c.trace, c.iterations);
+}
+
+template <class Src>
+py::array_t<double> mean_squares_t(const Src& src, bool intercept, const py::object& weights) {
+  const double* w = weights.is_none() ? nullptr : as_vector<double>(weights, "weights", src.n);
+  py::array_t<double> out(static_cast<py::ssize_t>(src.d + (intercept ? 1 : 0)));
+  double* o = out.mutable_data();
+  {
+    const py::gil_scoped_release release;
+    mean_squares(src, intercept, w, o);
+  }
+  return out;
 }
 
 template <class T>
@@ -171,17 +186,29 @@ void register_kernels(py::module_& m) {
   m.def(
       "curvature",
       [](const py::object& X, bool intercept, int max_iter, double tol, int threads,
-         const py::object& weights) {
+         const py::object& weights, const py::object& precond) {
         return with_source(X, [&](const auto& src) {
-          return curvature_t(src, intercept, max_iter, tol, threads, weights);
+          return curvature_t(src, intercept, max_iter, tol, threads, weights, precond);
         });
       },
       "X"_a.noconvert(), "intercept"_a, "max_iter"_a = 100, "tol"_a = 1e-6, "threads"_a = 0,
-      "weights"_a.none(true) = py::none(),
+      "weights"_a.none(true) = py::none(), "precond"_a.none(true) = py::none(),
       R"pbdoc(
         (λ_max, trace, iterations) of A = X̃ᵀ diag(w) X̃/n, X̃ = [X, 1] with an intercept and w
         the row weights (float64 (n,), or None for 1): λ_max by power iteration, each step one
-        fused pass over X.
+        fused pass over X. With precond (float64, d + 1 values with an intercept, else d), a
+        diagonal P: those of P^½ A P^½.
+      )pbdoc");
+  m.def(
+      "mean_squares",
+      [](const py::object& X, bool intercept, const py::object& weights) {
+        return with_source(X,
+                           [&](const auto& src) { return mean_squares_t(src, intercept, weights); });
+      },
+      "X"_a.noconvert(), "intercept"_a, "weights"_a.none(true) = py::none(),
+      R"pbdoc(
+        diag(A): the columns' means of squares (weighted by w), then the intercept's mean
+        weight when intercept; float64, one pass over X.
       )pbdoc");
   m.def(
       "sgd_step",

@@ -319,6 +319,15 @@ void register_train(py::module_& m) {
       .def("fold", &model_fold, "Fold the scale into the weights (a no-op on their values).")
       .def("compute_norms", &model_norms, "Recompute ‖W‖² and ‖W‖₁ (scikit-learn's objective).")
       .def(
+          "set_rule_state",
+          [](Model& M, const py::object& S0, const py::object& Sb0) {
+            from_array(M.S0, S0, "S0", static_cast<std::size_t>(M.k * M.d));
+            from_array(M.Sb0, Sb0, "Sb0", static_cast<std::size_t>(M.k));
+          },
+          "S0"_a, "Sb0"_a,
+          "Set the update rule's first state array for W (k, d) and b (k,) (float64): the "
+          "scales of the normalized rule.")
+      .def(
           "clear_state",
           [](Model& M) {
             M.S0.clear();

@@ -24,6 +24,8 @@ _DIVERGENCE_FACTOR = 1e3
 _LARGEST_RATE = math.nextafter(math.inf, 0.0)
 # Choosing a step size needs λ_max to a few digits only; suggest_learning_rate is precise.
 _ROUGH_TOL = 1e-3
+# Rows the automatic rate's power iteration reads (every s-th row of larger data).
+_CURVATURE_ROWS = 1 << 16
 
 
 class DivergenceError(FloatingPointError, ValueError):
@@ -89,23 +91,61 @@ class FitResult:
 
 
 def _curvature(
-    X: FloatArray, fit_intercept: bool, *, tol: float = 1e-6, weights: FloatArray | None = None
-) -> tuple[float, float]:
-    lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, tol, 0, weights)
+    X: FloatArray, fit_intercept: bool, *, tol: float = 1e-6, weights: FloatArray | None = None,
+    precond: FloatArray | None = None,
+) -> tuple[float, float]:  # fmt: skip
+    lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, tol, 0, weights, precond)
     return float(lam), float(trace)
+
+
+def preconditioner(backend: Backend, fit_intercept: bool) -> FloatArray:
+    """The normalized rule's scales: one over each feature's mean square (1 for a feature
+    that is always 0), then the intercept's (d + 1 values with an intercept)."""
+    ms = np.asarray(backend.mean_squares(fit_intercept), dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(ms > 0, 1.0 / ms, 1.0)
+
+
+def _backend_curvature(
+    backend: Backend, cfg: FitConfig, precise: bool = False
+) -> tuple[float, float]:
+    """The curvature that bounds the rate of cfg's update rule: in the normalized rule's
+    coordinates for it, else the data's."""
+    precond = preconditioner(backend, cfg.fit_intercept) if cfg.update == "normalized" else None
+    return backend.curvature(cfg.fit_intercept, precise=precise, precond=precond)
+
+
+def _set_scales(model: _core.Model, backend: Backend, cfg: FitConfig) -> None:
+    """The normalized rule's scales into a new model's rule state (a model that has them
+    keeps them: partial_fit's later batches do not rescale it)."""
+    S0 = model.state()["S0"]
+    if S0 is not None and np.any(S0):
+        return
+    P = preconditioner(backend, cfg.fit_intercept)
+    d = model.d
+    W = np.broadcast_to(P[:d], (model.k, d))
+    b = np.full(model.k, P[d] if cfg.fit_intercept else 1.0)
+    model.set_rule_state(np.ascontiguousarray(W), b)
 
 
 def _stable_rate(lam: float, c: float) -> float:
     return math.inf if lam <= 0 or c <= 0 else 2.0 / (c * lam)
 
 
-def _auto_rate(lam: float, trace: float, c: float, n: int, batch_size: int | None) -> float:
+def _auto_rate(
+    lam: float, trace: float, c: float, n: int, batch_size: int | None, *,
+    momentum: float = 0.0, dampening: float = 0.0, l2: float = 0.0,
+) -> float:  # fmt: skip
+    """``(1 − μ)/(1 − τ) / (c·λ_max + c·tr(A)/B + l2)``: the curvature of a batch's loss
+    plus the L2 penalty's, with the step that momentum μ (dampening τ) multiplies by
+    ``(1 − τ)/(1 − μ)`` in the long run taken back out."""
     B = n if batch_size is None else min(int(batch_size), n)
-    denom = c * lam + c * trace / B
+    denom = c * lam + c * trace / B + l2
     if denom <= 0:
         return 1.0
+    gain = (1.0 - dampening) / (1.0 - momentum) if dampening < 1.0 else 1.0 / (1.0 - momentum)
     # data so small (|x| around 1e-160) that 1 / curvature overflows: the largest finite rate
-    return min(1.0 / denom, _LARGEST_RATE)
+    return min(1.0 / (denom * gain), _LARGEST_RATE)
 
 
 # --- backends: what runs an epoch ----------------------------------------------------------
@@ -131,7 +171,11 @@ class Backend(Protocol):
 
     def loss(self, model: _core.Model, validation: bool = False) -> float: ...
 
-    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]: ...
+    def curvature(
+        self, fit_intercept: bool, precise: bool = False, precond: FloatArray | None = None
+    ) -> tuple[float, float]: ...
+
+    def mean_squares(self, fit_intercept: bool) -> FloatArray: ...
 
 
 class CoreBackend:
@@ -152,9 +196,20 @@ class CoreBackend:
         assert data is not None
         return data_loss(data, model, self.threads)
 
-    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
-        return _curvature(self.data.X, fit_intercept, tol=1e-6 if precise else _ROUGH_TOL,
-                          weights=self.data.row_weights())  # fmt: skip
+    def curvature(
+        self, fit_intercept: bool, precise: bool = False, precond: FloatArray | None = None
+    ) -> tuple[float, float]:
+        X, weights = self.data.X, self.data.row_weights()
+        if not precise and isinstance(X, np.ndarray) and self.n > 2 * _CURVATURE_ROWS:
+            # the rate needs λ_max to a few digits: every s-th row (a view, no copy) gives it
+            step = self.n // _CURVATURE_ROWS
+            X = X[::step]
+            weights = None if weights is None else np.ascontiguousarray(weights[::step])
+        return _curvature(X, fit_intercept, tol=1e-6 if precise else _ROUGH_TOL,
+                          weights=weights, precond=precond)  # fmt: skip
+
+    def mean_squares(self, fit_intercept: bool) -> FloatArray:
+        return _core.mean_squares(self.data.X, bool(fit_intercept), self.data.row_weights())
 
 
 def data_loss(data: Dataset, model: _core.Model, threads: int = 0) -> float:
@@ -317,11 +372,26 @@ def schedule_spec(cfg: FitConfig, loss: _core.LossSpec, lr: float) -> _core.Sche
     return _core.ScheduleSpec("constant", eta0=lr)
 
 
+def _rate_terms(cfg: FitConfig) -> dict[str, float]:
+    """What besides the data changes the stable rate: momentum (plain SGD's rule; AdaGrad
+    and Adam have none) and the L2 penalty's curvature."""
+    plain = cfg.update == "sgd"
+    alpha, l1_ratio = PENALTIES[cfg.penalty or "none"].mix(float(cfg.alpha), float(cfg.l1_ratio))
+    return {
+        "momentum": float(cfg.momentum) if plain else 0.0,
+        "dampening": float(cfg.dampening) if plain else 0.0,
+        "l2": alpha * (1.0 - l1_ratio),
+    }
+
+
 def initial_rate(cfg: FitConfig, backend: Backend, loss: Loss, k: int) -> float:
     """The first epoch's learning rate: the number given, or "auto" from the curvature."""
     if isinstance(cfg.learning_rate, str):
-        lam, trace = backend.curvature(cfg.fit_intercept)
-        return _auto_rate(lam, trace, loss.curvature(cfg.epsilon, k), backend.n, cfg.batch_size)
+        lam, trace = _backend_curvature(backend, cfg)
+        return _auto_rate(
+            lam, trace, loss.curvature(cfg.epsilon, k), backend.n, cfg.batch_size,
+            **_rate_terms(cfg),
+        )  # fmt: skip
     return float(cfg.learning_rate)
 
 
@@ -381,7 +451,10 @@ def run(
     options = epoch_options(
         cfg, spec, seed=seed, shuffle=0, skip=skip, track_objective=track_objective
     )
-    model.average_start = float(cfg.average_start)
+    if cfg.update == "normalized":
+        _set_scales(model, backend, cfg)
+    if cfg.average != "auto" or model.average_start == 0:  # "auto" keeps a model's start
+        model.average_start = float(cfg.average_start(backend.n))
     order = _sklearn_order(cfg, backend)
 
     bar = None
@@ -538,18 +611,48 @@ def _raise_divergence(
     backend: Backend, loss: Loss, cfg: FitConfig, k: int, epoch: int, lr: float, start: float,
     current: float,
 ) -> None:  # fmt: skip
-    lam, _ = backend.curvature(cfg.fit_intercept, precise=True)
-    bound = _stable_rate(lam, loss.curvature(cfg.epsilon, k))
+    """DivergenceError naming what made the step unstable (momentum, the L2 penalty or the
+    rate itself) and a setting other than the one used."""
+    lam, trace = _backend_curvature(backend, cfg, precise=True)
+    c = loss.curvature(cfg.epsilon, k)
+    bound = _stable_rate(lam, c)
+    terms = _rate_terms(cfg)
+    safe = _auto_rate(lam, trace, c, backend.n, cfg.batch_size, **terms)
+    plain = _auto_rate(lam, trace, c, backend.n, cfg.batch_size, l2=terms["l2"])
     what = (
         "became non-finite"
         if not math.isfinite(current)
         else (f"grew from {start:.4g} to {current:.4g}")
     )
+    given = (
+        "learning_rate='auto'" if isinstance(cfg.learning_rate, str) else f"learning_rate={lr:g}"
+    )
+    mu, l2 = terms["momentum"], terms["l2"]
+    if l2 > 0 and lr * l2 >= 1.0:
+        cause = (
+            f"the L2 penalty (alpha/weight_decay {l2:g}) shrinks the weights by 1 − lr·{l2:g} "
+            f"= {1 - lr * l2:.3g} per step, which must stay in (0, 1)"
+        )
+        advice = f"a smaller alpha/weight_decay (below {0.5 / lr:.3g} at this rate)"
+    elif mu > 0 and lr <= 2 * plain:
+        cause = (
+            f"momentum={mu:g} multiplies each step by about {1 / (1 - mu):.3g} in the long run, "
+            "which this rate does not allow for"
+        )
+        advice = f"learning_rate={safe:.3g} with this momentum, or momentum={min(mu, 0.5) / 2:g}"
+    else:
+        cause = (
+            f"{given} is too large for this data (full-batch gradient descent is stable below "
+            f"{bound:.4g}; mini-batches and momentum need less)"
+        )
+        advice = f"learning_rate={min(safe, lr / 4):.3g}"
+        if not isinstance(cfg.learning_rate, str):
+            advice += " or learning_rate='auto'"
+        elif cfg.batch_size is not None:
+            advice += f", or a larger batch_size than {cfg.batch_size}"
     raise DivergenceError(
-        f"training diverged at epoch {epoch} with learning_rate={lr:g}: the loss {what}. "
-        f"The largest stable learning rate for full-batch gradient descent on this data is "
-        f"{bound:.4g} (fastsgd.suggest_learning_rate); mini-batches need less. Try "
-        f"learning_rate={bound / 4:.3g}, or learning_rate='auto'.",
+        f"training diverged at epoch {epoch} with {given} (the rate was {lr:g}): the loss "
+        f"{what}. Cause: {cause}. Try {advice}.",
         epoch=epoch,
         learning_rate=lr,
         max_stable=bound,

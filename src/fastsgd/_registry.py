@@ -277,6 +277,11 @@ UPDATES: Registry[Update] = Registry(
             core="adam",
             options=("beta1", "beta2", "eps"),
         ),
+        Update(
+            "normalized",
+            "lr·g divided by each feature's mean square: scale-invariant (Vowpal Wabbit's idea)",
+            core="normalized",
+        ),
     ],
 )
 

@@ -26,6 +26,7 @@ COMMANDS = {
     "demo": "the lesson: fit the line y = 3x + 2 by gradient descent",
     "animate": "animate SGD on the lesson's line for several learning rates",
     "overfit": "draw the lesson's warning: too many epochs overfit",
+    "noise": "draw the noise floor of a constant step, and what averaging does",
     "digits": "classify handwritten digits with a softmax: '92%% it's an 8'",
     "info": "show the build: instruction set in use, OpenMP, threads",
 }

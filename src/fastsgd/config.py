@@ -51,7 +51,7 @@ CONSTRAINTS: dict[str, list[Any]] = {
     "penalty": [IsString(), None],
     "alpha": [Interval(_Real, 0, None)],
     "l1_ratio": [Interval(_Real, 0, 1)],
-    "average": [Boolean(), Interval(_Int, 1, None)],
+    "average": [Boolean(), Interval(_Int, 1, None), Options({"auto"})],
     "fit_intercept": [Boolean()],
     "intercept_decay": [Interval(_Real, 0, 1, closed="right")],
     "tol": [Interval(_Real, 0, None), None],
@@ -111,7 +111,7 @@ class FitConfig:
     penalty: str | None = None
     alpha: float = 0.0
     l1_ratio: float = 0.15
-    average: bool | int = False
+    average: bool | int | str = False
     fit_intercept: bool = False
     intercept_decay: float = 1.0
     tol: float | None = None
@@ -208,9 +208,14 @@ class FitConfig:
             return str(self.shuffle)
         return "rows" if self.shuffle else "none"
 
-    @property
-    def average_start(self) -> int:
-        """The step from which the weights are averaged (0: no averaging)."""
+    def average_start(self, n: int) -> int:
+        """The step from which the weights are averaged (0: no averaging), on n rows:
+        ``average="auto"`` starts with the second epoch, leaving out the first one's
+        transient (tail averaging), and does not average full batches (which have no
+        gradient noise to average out)."""
+        if self.average == "auto":  # full batch: no gradient noise to average out
+            B = n if self.batch_size is None else min(self.batch_size, n)
+            return 0 if n <= B else 1 + -(-n // max(B, 1))
         if self.average is True:
             return 1
         if self.average is False:

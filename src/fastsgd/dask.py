@@ -452,9 +452,27 @@ class DaskBackend:
         if flags.shape[1] > 2 and not flags[:, 2].all():
             raise ValueError("sample_weight contains NaN or infinity")
 
-    def curvature(self, fit_intercept: bool, precise: bool = False) -> tuple[float, float]:
-        """(λ_max, trace) of A = X̃ᵀX̃/n from the Gram matrix, summed over blocks in one pass."""
+    def curvature(
+        self, fit_intercept: bool, precise: bool = False, precond: FloatArray | None = None
+    ) -> tuple[float, float]:
+        """(λ_max, trace) of A = X̃ᵀX̃/n (of P^½ A P^½ with precond P) from the Gram matrix."""
         del precise  # the Gram matrix's eigenvalues are exact
+        A = self._gram(fit_intercept)
+        if precond is not None:
+            r = np.sqrt(np.asarray(precond, dtype=np.float64))
+            A = A * r[:, None] * r[None, :]
+        return float(np.linalg.eigvalsh(A)[-1]), float(np.trace(A))
+
+    def mean_squares(self, fit_intercept: bool) -> FloatArray:
+        """diag(A): the columns' means of squares, then the intercept's 1."""
+        out: FloatArray = np.diag(self._gram(fit_intercept)).copy()
+        return out
+
+    def _gram(self, fit_intercept: bool) -> FloatArray:
+        """A = X̃ᵀX̃/n, summed over blocks in one pass (kept for the fit)."""
+        cached = getattr(self, "_gram_cache", None)
+        if cached is not None and cached[0] == fit_intercept:
+            return np.asarray(cached[1])
         m = self.d + 1 if fit_intercept else self.d
         if m > _MAX_GRAM:
             raise ValueError(
@@ -464,7 +482,8 @@ class DaskBackend:
             )
         flat = self.cluster.run(self.data.X, self.data.y, None, _gram_task, fit_intercept)
         A = flat[1:].reshape(m, m) / flat[0]
-        return float(np.linalg.eigvalsh(A)[-1]), float(np.trace(A))
+        self._gram_cache = (fit_intercept, A)
+        return np.asarray(A)
 
     # -- one epoch --------------------------------------------------------------------
     def epoch(self, model: _core.Model, options: _core.EpochOptions) -> driver.EpochResult:

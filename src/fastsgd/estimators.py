@@ -80,6 +80,8 @@ from fastsgd.kernels import dot, log_softmax
 __all__ = ["SGDClassifier", "SGDRegressor"]
 
 _MAX_SEED = np.iinfo(np.int32).max
+# epochs="auto": at least this many epochs, and enough for this many steps, up to a limit
+_MIN_AUTO_EPOCHS, _AUTO_STEPS, _MAX_AUTO_EPOCHS = 20, 10_000, 1_000
 
 
 def _signature_with(init: Any, **extra: Any) -> inspect.Signature:
@@ -115,12 +117,12 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         loss: str = "auto",
         learning_rate: float | str = "auto",
         batch_size: int | None = 32,
-        epochs: int = 20,
+        epochs: int | str = "auto",
         schedule: str | Callable[[int], float] = "constant",
         power_t: float = 0.25,
         step_size: int = 10,
         gamma: float = 0.1,
-        update: str = "sgd",
+        update: str = "auto",
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
@@ -128,7 +130,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         alpha: float = 0.0001,
         l1_ratio: float = 0.15,
         epsilon: float | None = None,
-        average: bool | int = False,
+        average: bool | int | str = "auto",
         fit_intercept: bool = True,
         shuffle: bool | str = True,
         tol: float | None = None,
@@ -190,14 +192,36 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 
     # --- the configuration ---------------------------------------------------------------
 
+    def _epochs_for(self, cfg: FitConfig, n: int) -> int:
+        """``epochs="auto"``: 20 epochs, or more on small data, enough for 10,000 steps (at
+        most 1,000 epochs)."""
+        if self.epochs != "auto":
+            return int(cfg.epochs)
+        steps = -(-n // (n if cfg.batch_size is None else min(cfg.batch_size, n)))
+        return min(max(_MIN_AUTO_EPOCHS, -(-_AUTO_STEPS // steps)), _MAX_AUTO_EPOCHS)
+
+    def _update_for(self, X: Any) -> str:
+        """``update="auto"``: the normalized rule on dense data, plain SGD on sparse data
+        (whose steps stay O(nnz)) or with momentum (torch's rule)."""
+        if self.update != "auto":
+            return str(self.update)
+        sparse = sp_issparse(X) or sp_issparse(getattr(X, "_meta", None))  # dask: its blocks
+        plain = sparse or self.momentum != 0 or bool(self.nesterov)
+        return "sgd" if plain else "normalized"
+
     def _config(self, loss: Loss, **overrides: Any) -> FitConfig:
         """The FitConfig of these parameters (each checked against its constraint)."""
         verbose: Any = self.verbose
         if not isinstance(verbose, numbers.Integral):  # bools are integers
             raise TypeError(f"verbose must be an int or a bool, got {verbose!r}")
+        from fastsgd._params import Boolean, Interval, Options, check
+
+        # the estimator's own parameters (FitConfig checks the rest against its constraints)
+        check("warm_start", self.warm_start, [Boolean()])
+        check("epochs", self.epochs, [Interval(numbers.Integral, 0, None), Options({"auto"})])
         penalty = self.penalty
         alpha = self.alpha
-        wd = self.weight_decay
+        wd = check("weight_decay", self.weight_decay, [Interval(numbers.Real, 0, None)])
         if wd:
             if penalty not in (None, "none", "l2"):
                 raise ValueError(
@@ -210,7 +234,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             "epsilon": self.epsilon,
             "learning_rate": self.learning_rate,
             "batch_size": self.batch_size,
-            "epochs": self.epochs,
+            "epochs": _MIN_AUTO_EPOCHS if self.epochs == "auto" else self.epochs,
             "schedule": self.schedule,
             "power_t": self.power_t,
             "step_size": self.step_size,
@@ -233,8 +257,6 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
         options.update(overrides)
         cfg = FitConfig.from_options(options)
         if self.early_stopping:
-            from fastsgd._params import Interval, check
-
             check("validation_fraction", self.validation_fraction,
                   [Interval(numbers.Real, 0, 1, closed="neither")])  # fmt: skip
         return cfg
@@ -248,7 +270,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             X, y = adapter.validate(self, X, y, reset=True)
             y_fit, n_classes = self._targets(adapter, y, first=True, classes=None)
             loss = self._loss_entry(n_classes)
-            cfg = self._config(loss)
+            cfg = self._config(loss, update=self._update_for(X))
             rng = check_random_state(self.random_state)
             validation = None
             if self.early_stopping:
@@ -274,7 +296,9 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             offset = int(getattr(self, "_epochs_seen", 0)) if continuing else 0
             shape = (backend.d,) if vector else (backend.d, k)
             model = driver.new_model(backend.d, k, shape, cfg.fit_intercept, w0, b0)
-            cfg = cfg.replace(seed=seed, epoch_offset=offset)
+            cfg = cfg.replace(
+                seed=seed, epoch_offset=offset, epochs=self._epochs_for(cfg, backend.n)
+            )
             result = driver.run(
                 cfg, backend, model, loss, k=k, vector=vector,
                 has_validation=validation is not None,
@@ -293,7 +317,7 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             X, y = adapter.validate(self, X, y, reset=first)
             y_fit, n_classes = self._targets(adapter, y, first=first, classes=classes)
             loss = self._loss_entry(n_classes)
-            cfg = self._config(loss)
+            cfg = self._config(loss, update=self._update_for(X))
             if first or getattr(self, "_seed", None) is None:
                 self._seed = int(check_random_state(self.random_state).randint(_MAX_SEED))
             backend, k, vector = adapter.backend(
@@ -418,19 +442,28 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
         :func:`fastsgd.auto_learning_rate`); the value used is ``learning_rate_``.
     batch_size : int or None, default 32
         Rows per step; None means the full batch (gradient descent).
-    epochs : int, default 20
-        Passes over the data.
+    epochs : int or "auto", default "auto"
+        Passes over the data. "auto": 20, or on small data as many as make 10,000 steps
+        (at most 1,000): a few hundred rows need more passes to converge.
     schedule : {"constant", "invscaling", "step", "cosine", "adaptive"} or callable
         How the rate changes per epoch (formulas in :func:`fastsgd.fit`), with
         ``power_t`` (invscaling), ``step_size`` and ``gamma`` (step).
-    update : "sgd", "adagrad" or "adam": the update rule.
+    update : "auto", "sgd", "normalized", "adagrad" or "adam", default "auto"
+        The update rule. "normalized" divides each weight's step by its feature's mean
+        square (measured in one pass), so columns in any units train alike, with no
+        StandardScaler; "auto" is "normalized" on dense data and plain "sgd" on sparse
+        data (a step stays O(non-zeros)) or with momentum.
     momentum, nesterov, weight_decay : float, bool, float
         ``torch.optim.SGD``'s update; weight decay (the L2 penalty) is not applied to
         the intercept.
     penalty, alpha, l1_ratio : None, "l2", "l1" or "elasticnet", and its strength
         (used only with a penalty; ``weight_decay`` is ``penalty="l2", alpha=weight_decay``).
-    average : bool or int: return the average of the weights over the steps (from step
-        ``average`` on when an int).
+    average : bool, int or "auto", default "auto"
+        Return the average of the weights over the steps (Polyak–Ruppert): from step
+        ``average`` on when an int, from the second epoch on with "auto" (not for
+        full batches, which have no gradient noise). With a
+        constant rate the last iterate stalls at a noise floor set by the step; the
+        average keeps converging to the optimum. False returns the last iterate.
     fit_intercept : bool, default True
         Learn ``intercept_`` (inside the kernel; X is not copied).
     shuffle : bool or "blocks", default True
@@ -698,7 +731,9 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         return self.classes_[idx]
 
     def _predict_log_proba(self, X: Any) -> FloatArray:
-        S = self._decision_function(X)
+        # in float64 (float32 scores too): probabilities within 1e-8 of 1 stay below 1, so
+        # log(predict_proba) is predict_log_proba
+        S = np.asarray(self._decision_function(X), dtype=np.float64)
         # two classes: scores (0, s) give log σ(−s), log σ(s)
         out: FloatArray = log_softmax(np.column_stack([np.zeros_like(S), S]) if S.ndim == 1 else S)
         return out

@@ -51,6 +51,7 @@ __all__ = [
     "plot_lesson",
     "plot_loss_curves",
     "plot_loss_surface",
+    "plot_noise_floor",
     "plot_overfitting",
     "save_animation",
     "save_lesson_pictures",
@@ -591,6 +592,73 @@ def plot_loss_curves(results: Any, labels: Sequence[str] | None = None) -> Figur
     ax.set_ylabel("mean squared error")
     ax.set_title("loss per learning rate", fontsize=11)
     ax.legend(frameon=False, fontsize=9)
+    return fig
+
+
+def plot_noise_floor(
+    *, n: int = 200, noise: float = 1.0, learning_rate: float = 0.2, batch_size: int = 4,
+    epochs: int = 100, seed: int = 0,
+) -> Figure:  # fmt: skip
+    """Why the defaults average: mini-batch SGD on the lesson's line with noise.
+
+    Left: the loss above the optimum (least squares) after every epoch for a constant step,
+    a decaying step (``invscaling``, ``lr/√t`` per step) and a constant step with its
+    iterates averaged from the second epoch (``average="auto"``). The constant step stalls
+    at a floor set by the step and the batch's noise; the decaying step and the average
+    keep going down. Right: momentum β = 0, 0.5 and 0.9 at the same rate: momentum
+    multiplies the step by about 1/(1 − β), and the floor rises with it.
+
+    Parameters
+    ----------
+    n, noise, seed : the data, :func:`fastsgd.datasets.make_line` with normal noise.
+    learning_rate, batch_size, epochs : the runs' settings (every run uses the same ones).
+
+    Returns
+    -------
+    matplotlib.figure.Figure — two Axes, one curve per run.
+
+    Examples
+    --------
+    >>> from fastsgd.plotting import plot_noise_floor
+    >>> fig = plot_noise_floor(epochs=20)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['constant step', 'decaying step', 'constant step, averaged']
+    """
+    _need_matplotlib()
+    from fastsgd.datasets import make_line
+
+    X, y = make_line(n=n, noise="normal", scale=noise, seed=seed)
+    best = np.linalg.lstsq(X, y, rcond=None)[0]
+    floor = float(np.mean((X @ best - y) ** 2))
+    common: dict[str, Any] = {
+        "learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
+        "seed": seed, "loss_record": "exact", "w0": np.zeros(2),
+    }  # fmt: skip
+    runs: dict[str, dict[str, Any]] = {
+        "constant step": {},
+        "decaying step": {"schedule": "invscaling", "schedule_unit": "step", "power_t": 0.5},
+        "constant step, averaged": {"average": "auto"},
+    }
+    momenta: dict[str, dict[str, Any]] = {f"β = {b:g}": {"momentum": b} for b in (0.0, 0.5, 0.9)}
+    fig = _figure(10.0, 3.8)
+    for col, (group, title) in enumerate(
+        ((runs, "constant, decaying and averaged steps"), (momenta, "momentum, same rate"))
+    ):
+        ax = fig.add_subplot(1, 2, col + 1)
+        _style(ax)
+        for i, (label, extra) in enumerate(group.items()):
+            hist = fit(X, y, **common, **extra).loss_history - floor
+            ax.plot(np.arange(len(hist)), np.maximum(hist, 1e-12), label=label,
+                    color=RUN_COLORS[i], linewidth=1.6)  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss − optimum's loss")
+        ax.set_title(title, fontsize=11)
+        ax.legend(frameon=False, fontsize=9)
+    fig.suptitle(
+        f"the lesson's line with noise: n = {n}, batch {batch_size}, lr = {learning_rate:g}",
+        fontsize=11,
+    )
     return fig
 
 

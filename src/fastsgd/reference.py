@@ -683,6 +683,8 @@ def _rule_step(o: dict[str, Any], w: Array, g: Array, s0: Array, s1: Array | Non
         m_hat = s0 / (1 - b1**count)
         v_hat = s1 / (1 - b2**count)
         return w - lr * m_hat / (np.sqrt(v_hat) + o["eps"])
+    if o["update"] == "normalized":  # s0: one over the feature's mean square
+        return w - lr * (s0 * g)
     raise ValueError(f"unknown update {o['update']!r}")
 
 
@@ -745,18 +747,39 @@ def _take_step(o: dict[str, Any], st: _State, G: Array, gb: Array, m: int, lr: f
     st.t += 1.0
 
 
+def _scales(data: _Data, o: dict[str, Any]) -> Array:
+    """The normalized rule's P: one over each column's (row-weighted) mean square, 1 for a
+    column of zeros; then the intercept's, one over the mean row weight."""
+    w = data.weights.max(axis=1)
+    X = data.X.astype(np.float64)
+    if o["fit_intercept"]:
+        X = np.column_stack([X, np.ones(X.shape[0])])
+    ms = (w[:, None] * X * X).sum(axis=0) / X.shape[0]
+    return np.where(ms > 0, 1.0 / np.where(ms > 0, ms, 1.0), 1.0)
+
+
 def _auto_rate(data: _Data, loss: RefLoss, o: dict[str, Any], param: Any) -> float:
     """``1 / (c·λ_max + c·tr(A)/B)`` with A = X̃ᵀX̃/n from NumPy's eigenvalues."""
     X = data.X.astype(np.float64)
     if o["fit_intercept"]:
         X = np.column_stack([X, np.ones(X.shape[0])])
-    A = X.T @ X / X.shape[0]
+    A = X.T @ (X * data.weights.max(axis=1)[:, None]) / X.shape[0]
+    if o["update"] == "normalized":  # the curvature in the rule's coordinates: P^½ A P^½
+        r = np.sqrt(_scales(data, o))
+        A = A * r[:, None] * r[None, :]
     lam = float(np.linalg.eigvalsh(A)[-1]) if A.size else 0.0
     c = loss.curvature(param, data.k)
     n = X.shape[0]
     B = n if o["batch_size"] is None else min(o["batch_size"], n)
-    denom = c * lam + c * float(np.trace(A)) / B
-    return 1.0 / denom if denom > 0 else 1.0
+    # the L2 penalty adds l2·I to the curvature; momentum μ (dampening τ) multiplies the
+    # long-run step by (1 − τ)/(1 − μ), which the rate takes back out
+    l2 = _penalty(o)[0]
+    denom = c * lam + c * float(np.trace(A)) / B + l2
+    if denom <= 0:
+        return 1.0
+    mu, tau = (o["momentum"], o["dampening"]) if o["update"] == "sgd" else (0.0, 0.0)
+    gain = (1.0 - tau) / (1.0 - mu) if tau < 1.0 else 1.0 / (1.0 - mu)
+    return 1.0 / (denom * gain)
 
 
 def _optimal_t0(loss: RefLoss, o: dict[str, Any], param: Any, k: int) -> float:
@@ -811,6 +834,13 @@ def fit(
     if b0 is not None:
         b = np.broadcast_to(np.asarray(b0, dtype=np.float64), (k,)).copy()
     st = _State(V, b, AV=np.zeros((k, d)), ab=np.zeros(k))
+    if o["update"] == "normalized":
+        P = _scales(data, o)
+        st.S0 = np.tile(P[:d], (k, 1))
+        st.Sb0 = np.full(k, P[d] if o["fit_intercept"] else 1.0)
+    if o["average"] == "auto":  # from the second epoch's first step; never on full batches
+        B = n if o["batch_size"] is None else min(o["batch_size"], n)
+        o["_average"] = 0 if n <= B else 1 + -(-n // B)
     lr0 = (_auto_rate(data, loss, o, param) if o["learning_rate"] == "auto"
            else float(o["learning_rate"]))  # fmt: skip
     t0 = _optimal_t0(loss, o, param, k) if o["schedule"] == "optimal" else 1.0

@@ -171,7 +171,10 @@ def fit(
           on the weights (never the intercept); ``weight_decay=λ`` is ``penalty="l2",
           alpha=λ`` (torch's weight decay).
         - ``average``: average the weights over the steps (from step ``average`` on when
-          an int) and return the average (Polyak–Ruppert).
+          an int, from the second epoch on when ``"auto"``, which leaves full batches
+          unaveraged) and return the average
+          (Polyak–Ruppert). With a constant rate, the average converges to the optimum
+          where the last iterate stalls at the noise floor of its step.
         - ``schedule``: the learning rate of epoch e = 0, 1, ...:
 
           - ``"constant"``: ``lr``

@@ -10,6 +10,7 @@
 // trace), so the top eigenvector is missed only if it is orthogonal to both.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -55,34 +56,48 @@ static inline bool orthonormalise(double* a, double* b, index_t m) {
   return true;
 }
 
-// With row_weight (n values >= 0, or null for 1): A = X̃ᵀ diag(w) X̃ / n, the
-// curvature of the weighted loss.
+// diag(A) into diag (d + 1 values with an intercept, else d): the columns' (weighted)
+// means of squares, one pass over the rows.
 template <class Src>
-Curvature data_curvature(const Src& src, bool intercept, int max_iter, double tol, int threads = 0,
-                         const double* row_weight = nullptr) {
-  using T = typename Src::value_type;
+void mean_squares(const Src& src, bool intercept, const double* row_weight, double* diag) {
   const index_t n = src.n, d = src.d;
-  const index_t dim = d + (intercept ? 1 : 0);
-  Curvature out;
-  if (n <= 0 || dim == 0) return out;
-  // diag(A): column means of squares (one pass), and its sum, the trace.
-  std::vector<double> diag(static_cast<std::size_t>(dim), 0.0);
+  std::fill(diag, diag + d + (intercept ? 1 : 0), 0.0);
+  if (n <= 0) return;
   double wsum = 0.0;
   for (index_t i = 0; i < n; ++i) {
     const auto x = row_ref(src, i);  // every column of a dense row, the stored ones of a sparse one
     const double w = row_weight != nullptr ? row_weight[i] : 1.0;
     wsum += w;
     for (index_t j = 0; j < x.n; ++j)
-      diag[static_cast<std::size_t>(x.col(j))] +=
-          w * static_cast<double>(x.val[j]) * static_cast<double>(x.val[j]);
+      diag[x.col(j)] += w * static_cast<double>(x.val[j]) * static_cast<double>(x.val[j]);
   }
-  if (intercept) diag[static_cast<std::size_t>(d)] = wsum / static_cast<double>(n);
+  for (index_t j = 0; j < d; ++j) diag[j] /= static_cast<double>(n);
+  if (intercept) diag[d] = wsum / static_cast<double>(n);
+}
+
+// With row_weight (n values >= 0, or null for 1): A = X̃ᵀ diag(w) X̃ / n, the
+// curvature of the weighted loss. With precond (a diagonal P, d + 1 values with
+// an intercept, or null for I): the curvature P^½ A P^½ of the loss in the
+// coordinates where the update w ← w − lr·P·g is plain gradient descent.
+template <class Src>
+Curvature data_curvature(const Src& src, bool intercept, int max_iter, double tol, int threads = 0,
+                         const double* row_weight = nullptr, const double* precond = nullptr) {
+  using T = typename Src::value_type;
+  const index_t n = src.n, d = src.d;
+  const index_t dim = d + (intercept ? 1 : 0);
+  Curvature out;
+  if (n <= 0 || dim == 0) return out;
+  // diag(P^½ A P^½) (one pass), and its sum, the trace.
+  std::vector<double> diag(static_cast<std::size_t>(dim), 0.0), root(static_cast<std::size_t>(dim));
+  mean_squares(src, intercept, row_weight, diag.data());
   double trace = 0.0;
-  for (index_t j = 0; j < d; ++j) {
-    diag[static_cast<std::size_t>(j)] /= static_cast<double>(n);
-    trace += diag[static_cast<std::size_t>(j)];
+  for (index_t j = 0; j < dim; ++j) {
+    const auto jj = static_cast<std::size_t>(j);
+    root[jj] = precond != nullptr ? std::sqrt(precond[j]) : 1.0;
+    diag[jj] *= root[jj] * root[jj];
+    trace += diag[jj];
   }
-  out.trace = trace + (intercept ? diag[static_cast<std::size_t>(d)] : 0.0);
+  out.trace = trace;
   if (!(out.trace > 0.0)) return out;
 
   // V: two columns of length dim, stored as rows of Vt (2, dim).
@@ -115,8 +130,10 @@ Curvature data_curvature(const Src& src, bool intercept, int max_iter, double to
   for (int it = 0; it < max_iter; ++it) {
     for (int c = 0; c < 2; ++c) {
       for (index_t j = 0; j < d; ++j)
-        Wt[static_cast<std::size_t>(c * d + j)] = V[static_cast<std::size_t>(c * dim + j)];
-      b[c] = intercept ? V[static_cast<std::size_t>(c * dim + d)] : 0.0;
+        Wt[static_cast<std::size_t>(c * d + j)] =
+            V[static_cast<std::size_t>(c * dim + j)] * root[static_cast<std::size_t>(j)];
+      b[c] = intercept ? V[static_cast<std::size_t>(c * dim + d)] * root[static_cast<std::size_t>(d)]
+                       : 0.0;
     }
     p.W = Wt.data();
     p.b = intercept ? b : nullptr;
@@ -127,8 +144,10 @@ Curvature data_curvature(const Src& src, bool intercept, int max_iter, double to
     const double* G = gb + 2;
     for (int c = 0; c < 2; ++c) {
       for (index_t j = 0; j < d; ++j)
-        W[static_cast<std::size_t>(c * dim + j)] = G[c * d + j] * inv_n;
-      if (intercept) W[static_cast<std::size_t>(c * dim + d)] = gb[c] * inv_n;
+        W[static_cast<std::size_t>(c * dim + j)] =
+            G[c * d + j] * inv_n * root[static_cast<std::size_t>(j)];
+      if (intercept)
+        W[static_cast<std::size_t>(c * dim + d)] = gb[c] * inv_n * root[static_cast<std::size_t>(d)];
     }
     // Rayleigh–Ritz: the larger eigenvalue of H = VᵀAV (2×2, symmetric).
     double h11 = 0.0, h12 = 0.0, h22 = 0.0;

@@ -23,7 +23,8 @@ namespace fastsgd {
 #define FASTSGD_UPDATES(X) \
   X(sgd, Sgd)              \
   X(adagrad, AdaGrad)      \
-  X(adam, Adam)
+  X(adam, Adam)            \
+  X(normalized, Normalized)
 // clang-format on
 
 enum class UpdateId : int {
@@ -117,6 +118,24 @@ struct Adam {
     *m = mi;
     *v = vi;
     return w - s.lr * (mi * s.c1) / (std::sqrt(vi * s.c2) + s.eps);
+  }
+};
+
+// Normalised SGD: w ← w − lr·p·g, where p (the state) is one over the mean square of
+// the weight's feature (1 for the intercept), set from the data before the first step
+// (Model::S0, Sb0; the driver does it). It is plain SGD on the features scaled to a mean
+// square of 1, so a column's units do not change the fit: the idea of Vowpal Wabbit's
+// normalised update, with the scales measured in one pass over the data instead of
+// tracked row by row.
+struct Normalized {
+  static constexpr int n_state = 1;
+  static bool lazy(const UpdateSpec&) { return false; }
+  struct Step {
+    double lr;
+  };
+  static Step prepare(const UpdateSpec&, double lr, double) { return {lr}; }
+  static double apply(const Step& s, double w, double g, double* p, double*) {
+    return w - s.lr * (*p * g);
   }
 };
 

@@ -52,14 +52,22 @@ def run(args: argparse.Namespace) -> int:
     truth = np.array([3.0, 2.0])
     X, y = make_line(n=args.n, a=truth, seed=args.seed)
     a0 = np.array([-1.0, 1.0])
-    print(f"y = X @ a with X = [x, 1]: {args.n} points around the line y = 3x + 2 (+ U[0,1) noise)")
-    print(f"start from a = {a0}, learning rate {args.lr}, {args.steps} full-batch steps\n")
+    # said with the first step's line: a rate that diverges at once prints only its error
+    header = [
+        f"y = X @ a with X = [x, 1]: {args.n} points around the line y = 3x + 2 (+ U[0,1) noise)",
+        f"start from a = {a0}, learning rate {args.lr}, {args.steps} full-batch steps\n",
+    ]
 
     with progress_bar(args, total=args.steps, desc="demo", unit="step") as bar:
+
+        def say_header() -> None:
+            while header:
+                bar.write(header.pop(0))
 
         def report(epoch: int, loss: float, w: np.ndarray) -> None:
             bar.update_to(epoch)
             if epoch % 10 == 0:
+                say_header()
                 bar.write(f"  step {epoch:4d}   loss {loss:10.6f}   a = [{w[0]:7.4f}, {w[1]:7.4f}]")
 
         t0 = time.perf_counter()
@@ -67,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             X, y, w0=a0, learning_rate=args.lr, batch_size=None, epochs=args.steps,
             shuffle=False, callback=report,
         )  # fmt: skip
+        say_header()
     elapsed = time.perf_counter() - t0
     best = np.linalg.lstsq(X, y, rcond=None)[0]
     print(f"\nstart loss {result.loss_history[0]:.6f} -> final loss {result.loss:.6f}")
