@@ -317,3 +317,26 @@ def test_wide_sparse_data_is_never_densified():
     assert np.isfinite(r.w).all()
     assert r.w.shape == (d,)
     assert peak < 64 * 2**20  # the data is 4.8 MB, w is 8 MB: nothing of size n × d
+
+
+def test_the_automatic_rate_of_wide_sparse_data_reads_a_sample_of_its_columns():
+    """With 2^20 columns the power iteration runs on a sample of rows with the columns they
+    use renumbered: its vectors stay short, and λ_max and the trace are the full data's."""
+    from fastsgd._driver import _csr_sample, _curvature
+
+    rng = np.random.default_rng(0)
+    n, d = 40_000, 1 << 20
+    cols = np.minimum(rng.zipf(1.3, n * 8) - 1, d - 1).reshape(n, 8)
+    X = sp.csr_matrix((rng.random(n * 8), cols.ravel(), np.arange(0, n * 8 + 1, 8)), shape=(n, d))
+    X.sum_duplicates()
+    Xc = fastsgd._validation.as_data(X, "X")
+    sample, rows, kept = _csr_sample(Xc, 1 << 13)
+    assert sample.shape[0] == rows.size < n and sample.shape[1] == kept.size < d
+    np.testing.assert_array_equal(np.unique(sample.indices), np.arange(kept.size))
+    full = _curvature(Xc, True, tol=1e-6)
+    part = _curvature(sample, True, tol=1e-6)
+    assert part[0] == pytest.approx(full[0], rel=0.05)
+    assert part[1] == pytest.approx(full[1], rel=0.05)
+    # the sample's rows are X's rows, with X's values
+    Xs = sp.csr_matrix((sample.data, sample.indices, sample.indptr), shape=sample.shape)
+    np.testing.assert_array_equal(Xs.toarray(), X[rows][:, kept].toarray())

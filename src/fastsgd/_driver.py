@@ -26,6 +26,7 @@ _LARGEST_RATE = math.nextafter(math.inf, 0.0)
 _ROUGH_TOL = 1e-3
 # Rows the automatic rate's power iteration reads (every s-th row of larger data).
 _CURVATURE_ROWS = 1 << 16
+_CURVATURE_CSR_ROWS = 1 << 13  # sparse rows: fewer, their columns renumbered
 
 
 class DivergenceError(FloatingPointError, ValueError):
@@ -96,6 +97,28 @@ def _curvature(
 ) -> tuple[float, float]:  # fmt: skip
     lam, trace, _ = _core.curvature(X, bool(fit_intercept), 100, tol, 0, weights, precond)
     return float(lam), float(trace)
+
+
+def _csr_sample(X: Any, rows_wanted: int) -> tuple[Any, Any, Any]:
+    """Every s-th row of a CSR matrix (all of them for at most 2·rows_wanted rows) with its
+    columns renumbered 0..m-1 in the order of the columns it uses: (the sample, its rows,
+    the original column of each new one). A copy of the sample's values only."""
+    n = X.shape[0]
+    step = n // rows_wanted if n > 2 * rows_wanted else 1
+    rows = np.arange(0, n, step)
+    indptr = np.asarray(X.indptr)
+    starts, ends = indptr[rows], indptr[rows + 1]
+    lengths = ends - starts
+    new_indptr = np.zeros(rows.size + 1, dtype=np.int32 if indptr[-1] < 2**31 else np.int64)
+    np.cumsum(lengths, out=new_indptr[1:])
+    # positions of the sample's values: each row's run of X.data
+    take = np.repeat(starts - new_indptr[:-1], lengths) + np.arange(new_indptr[-1])
+    cols, renumbered = np.unique(np.asarray(X.indices)[take], return_inverse=True)
+    sample = _core.CsrMatrix(
+        np.ascontiguousarray(np.asarray(X.data)[take]), renumbered.astype(new_indptr.dtype),
+        new_indptr, max(int(cols.size), 1),
+    )  # fmt: skip
+    return sample, rows, cols
 
 
 def preconditioner(backend: Backend, fit_intercept: bool) -> FloatArray:
@@ -200,7 +223,16 @@ class CoreBackend:
         self, fit_intercept: bool, precise: bool = False, precond: FloatArray | None = None
     ) -> tuple[float, float]:
         X, weights = self.data.X, self.data.row_weights()
-        if not precise and isinstance(X, np.ndarray) and self.n > 2 * _CURVATURE_ROWS:
+        wide = X.shape[1] > _CURVATURE_ROWS
+        if isinstance(X, _core.CsrMatrix) and (wide or self.n > 2 * _CURVATURE_CSR_ROWS):
+            # the power iteration's vectors are as long as the columns the rows use: those of
+            # a sample of rows, renumbered (a few MiB, where 2^20 columns would take 100)
+            X, rows, cols = _csr_sample(X, _CURVATURE_CSR_ROWS if not precise else X.shape[0])
+            weights = None if weights is None else np.ascontiguousarray(weights[rows])
+            if precond is not None:
+                extra = [precond.size - 1] if precond.size > self.d else []
+                precond = np.ascontiguousarray(precond[np.concatenate([cols, extra]).astype(np.intp)])
+        elif not precise and self.n > 2 * _CURVATURE_ROWS:
             # the rate needs λ_max to a few digits: every s-th row (a view, no copy) gives it
             step = self.n // _CURVATURE_ROWS
             X = X[::step]
