@@ -331,7 +331,8 @@ def test_the_automatic_rate_of_wide_sparse_data_reads_a_sample_of_its_columns():
     X.sum_duplicates()
     Xc = fastsgd._validation.as_data(X, "X")
     sample, rows, kept = _csr_sample(Xc, 1 << 13)
-    assert sample.shape[0] == rows.size < n and sample.shape[1] == kept.size < d
+    assert sample.shape[0] == rows.size < n
+    assert sample.shape[1] == kept.size < d
     np.testing.assert_array_equal(np.unique(sample.indices), np.arange(kept.size))
     full = _curvature(Xc, True, tol=1e-6)
     part = _curvature(sample, True, tol=1e-6)

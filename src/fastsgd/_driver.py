@@ -231,7 +231,9 @@ class CoreBackend:
             weights = None if weights is None else np.ascontiguousarray(weights[rows])
             if precond is not None:
                 extra = [precond.size - 1] if precond.size > self.d else []
-                precond = np.ascontiguousarray(precond[np.concatenate([cols, extra]).astype(np.intp)])
+                precond = np.ascontiguousarray(
+                    precond[np.concatenate([cols, extra]).astype(np.intp)]
+                )
         elif not precise and self.n > 2 * _CURVATURE_ROWS:
             # the rate needs λ_max to a few digits: every s-th row (a view, no copy) gives it
             step = self.n // _CURVATURE_ROWS
