@@ -8,11 +8,16 @@ side in one run (calls interleaved round by round):
   n_threads=T)``, everything else as fit runs it by default (shuffled rows, the
   loss recorded progressively), for E = 1 and E = 1 + ``--extra-epochs``; the cost of
   one epoch is the difference of the two medians over the extra epochs, so the
-  checks of the arguments and the model's set-up (paid once a fit) are left out;
+  checks of the arguments and the model's set-up (paid once a fit) are left out; the
+  same with ``loss_record="exact"`` and with ``shuffle=False`` (rows in order);
 - ``read``: ``_core.stream_read(X, threads=T)``, every byte of X read once in C++
-  (the memory-bandwidth limit of a pass over X).
+  (the memory-bandwidth limit of a pass over X);
+- ``gather``: ``_core.gather_read(X, order, threads=T)``, every row of X read once in a
+  shuffled order (``_core.permutation``), each row's cache lines asked for 16 rows ahead:
+  the memory limit of a pass over shuffled rows, which is what a shuffled epoch reads.
 
-share = read time / epoch time: the epoch's speed as a share of the read's. It also
+share = read time / epoch time: the epoch's speed as a share of the read's; the same
+against the gather says how much of the gap the order of the rows alone explains. It also
 reports the epoch with ``loss_record="exact"`` (the full-data loss after the epoch,
 a second pass over X) for comparison.
 
@@ -51,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = _common.base_parser(
         __doc__,
         quick_help="small shapes (cache-resident: a smoke test, not a measurement)",
-        repeats=(7, "timed calls per contender (default 7; the median is reported)"),
+        repeats=(5, "timed calls per contender (default 5; the median is reported)"),
         warmup=(1, "untimed calls first (default 1)"),
         threads=([1, 2], "thread counts (default 1 2)"),
         own_options=own,
@@ -68,10 +73,13 @@ def make_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def fit_call(X: np.ndarray, y: np.ndarray, epochs: int, batch: int, threads: int, record: str):
+def fit_call(
+    X: np.ndarray, y: np.ndarray, epochs: int, batch: int, threads: int, record: str,
+    shuffle: bool = True,
+) -> Any:  # fmt: skip
     return partial(
         fastsgd.fit, X, y, epochs=epochs, batch_size=batch, learning_rate=LR,
-        n_threads=threads, loss_record=record,
+        n_threads=threads, loss_record=record, shuffle=shuffle,
     )  # fmt: skip
 
 
@@ -80,6 +88,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     extra = args.extra_epochs
     for n, d in QUICK_SHAPES if args.quick else SHAPES:
         X, y = make_data(n, d)
+        order = _core.permutation(n, 0, 0)
         for batch in BATCH_SIZES:
             for t in args.threads:
                 fns = {
@@ -87,12 +96,16 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "fitE": fit_call(X, y, 1 + extra, batch, t, "progressive"),
                     "exact1": fit_call(X, y, 1, batch, t, "exact"),
                     "exactE": fit_call(X, y, 1 + extra, batch, t, "exact"),
+                    "order1": fit_call(X, y, 1, batch, t, "progressive", shuffle=False),
+                    "orderE": fit_call(X, y, 1 + extra, batch, t, "progressive", shuffle=False),
                     "read": partial(_core.stream_read, X, threads=t),
+                    "gather": partial(_core.gather_read, X, order, threads=t),
                 }
                 times = _common.measure_interleaved(fns, repeats=args.repeats, warmup=args.warmup)
                 med = {k: v.median for k, v in times.items()}
                 epoch = (med["fitE"] - med["fit1"]) / extra
                 exact = (med["exactE"] - med["exact1"]) / extra
+                in_order = (med["orderE"] - med["order1"]) / extra
                 gb = X.nbytes / 1e9
                 row = {
                     "n": n, "d": d, "dtype": "float32", "batch": batch, "threads": t,
@@ -101,6 +114,10 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "epoch_gbs": gb / epoch, "read_gbs": gb / med["read"],
                     "pct_of_read": 100.0 * med["read"] / epoch,
                     "exact_pct_of_read": 100.0 * med["read"] / exact,
+                    "in_order_epoch_s": in_order,
+                    "in_order_pct_of_read": 100.0 * med["read"] / in_order,
+                    "gather_gbs": gb / med["gather"],
+                    "pct_of_gather": 100.0 * med["gather"] / epoch,
                     "us_per_step": 1e6 * epoch / -(-n // batch),
                 }  # fmt: skip
                 rows.append(row)
@@ -112,7 +129,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                     file=sys.stderr,
                     flush=True,
                 )
-        del X, y
+        del X, y, order
     return rows
 
 
@@ -134,13 +151,16 @@ def render(machine: dict[str, Any], rows: list[dict[str, Any]], args: argparse.N
     table = _common.markdown_table(
         [
             "d", "n", "batch", "threads", "epoch ms", "µs / step", "epoch GB/s", "read GB/s",
-            "% of read", "exact-loss epoch ms", "exact % of read",
+            "% of read", "exact-loss epoch ms", "exact % of read", "in-order epoch ms",
+            "in-order % of read", "gather GB/s", "% of gather",
         ],
         [
             [
                 r["d"], f"{r['n']:_}", r["batch"], r["threads"], f(r["epoch_s"]),
                 f"{r['us_per_step']:.2f}", f"{r['epoch_gbs']:.1f}", f"{r['read_gbs']:.1f}",
                 f"{r['pct_of_read']:.0f}%", f(r["exact_epoch_s"]), f"{r['exact_pct_of_read']:.0f}%",
+                f(r["in_order_epoch_s"]), f"{r['in_order_pct_of_read']:.0f}%",
+                f"{r['gather_gbs']:.1f}", f"{r['pct_of_gather']:.0f}%",
             ]
             for r in rows
         ],
@@ -159,11 +179,14 @@ def render(machine: dict[str, Any], rows: list[dict[str, Any]], args: argparse.N
   interleaved round by round with `_core.stream_read(X, threads=T)`
 - epoch ms: with the default loss_record="progressive" (each batch's loss before its
   step, summed in the same pass); exact-loss epoch ms: with loss_record="exact" (the
-  full-data loss after every epoch: a second pass over X)
+  full-data loss after every epoch: a second pass over X); in-order epoch ms: the default
+  record with shuffle=False (rows read front to back: the step's own cost without the
+  random gather of shuffled rows)
 
 {table}
 
-% of read = read time / epoch time.
+% of read = read time / epoch time; gather = `_core.gather_read` of X's rows in a shuffled
+order (the read a shuffled epoch cannot beat); % of gather = gather time / epoch time.
 
 ## Targets
 

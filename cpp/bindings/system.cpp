@@ -57,6 +57,25 @@ void register_system(py::module_& m) {
       R"pbdoc(Σ X, reading a C-contiguous array once: the memory-bandwidth limit of a one-pass
         kernel, for the benchmarks.)pbdoc");
   m.def(
+      "gather_read",
+      [](const py::array& X, const py::array& order, int threads) {
+        const std::int64_t* o = as_contiguous<std::int64_t>(order, "order");
+        const index_t m = static_cast<index_t>(order.size());
+        auto run = [&](auto tag) {
+          using T = decltype(tag);
+          const Matrix<T> x = as_matrix<T>(X, "X");
+          for (index_t i = 0; i < m; ++i)
+            if (o[i] < 0 || o[i] >= x.rows) fail("order must hold rows of X");
+          const py::gil_scoped_release release;
+          return gather_read(x.data, x.cols, x.ld, o, m, threads);
+        };
+        return is_float32(X) ? run(float{}) : run(double{});
+      },
+      "X"_a.noconvert(), "order"_a.noconvert(), "threads"_a = 0,
+      R"pbdoc(Σ of the rows X[order], read in that order with their cache lines asked for 16
+        rows ahead: the memory limit of a pass over the rows in a shuffled order (an SGD
+        epoch's gather), for the benchmarks.)pbdoc");
+  m.def(
       "fma_peak",
       [](std::int64_t iterations, int threads) {
         if (iterations < 1) fail("iterations must be >= 1");

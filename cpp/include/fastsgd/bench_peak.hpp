@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "fastsgd/parallel.hpp"
 
@@ -78,6 +79,85 @@ inline double fma_peak_work(std::int64_t iterations, int threads, int* lanes) {
   (void)iterations, (void)threads;
   return 0.0;  // not measured on this architecture
 #endif
+}
+
+// --- the read of rows in a given order (an SGD epoch's gather), for the benchmarks -----------
+//
+// Σ of the rows order[0..m) of X (row stride ld, d values each), read in that order: the
+// memory limit of a pass over X's rows in a shuffled order, as a shuffled epoch reads
+// them. Each row's cache lines are asked for kGatherAhead rows before it is read (every
+// line of rows up to 512 bytes, the first 512 bytes of longer ones, whose rest the
+// hardware prefetcher follows, as the epoch's prefetch does); four vector accumulators.
+// Each of `threads` threads takes a contiguous run of the order.
+namespace peak_detail {
+
+constexpr index_t kGatherAhead = 16;
+
+template <class T, int Bytes>
+inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t* order, index_t m) {
+  typedef T V __attribute__((vector_size(Bytes)));
+  constexpr index_t L = Bytes / static_cast<index_t>(sizeof(T));
+  const index_t row_bytes = d * static_cast<index_t>(sizeof(T));
+  const index_t span = row_bytes < 512 ? row_bytes : 512;
+  V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  double rest = 0.0;
+  for (index_t i = 0; i < m; ++i) {
+    if (i + kGatherAhead < m) {
+      const char* p = reinterpret_cast<const char*>(X + order[i + kGatherAhead] * ld);
+      for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 3);
+      __builtin_prefetch(p + span - 1, 0, 3);
+    }
+    const T* x = X + order[i] * ld;
+    index_t j = 0;
+    for (; j + 4 * L <= d; j += 4 * L) {
+      V v[4];
+      std::memcpy(v, x + j, sizeof v);
+      a0 += v[0], a1 += v[1], a2 += v[2], a3 += v[3];
+    }
+    for (; j + L <= d; j += L) {
+      V v;
+      std::memcpy(&v, x + j, sizeof v);
+      a0 += v;
+    }
+    for (; j < d; ++j) rest += static_cast<double>(x[j]);
+  }
+  const V s = (a0 + a1) + (a2 + a3);
+  for (index_t l = 0; l < L; ++l) rest += static_cast<double>(s[l]);
+  return rest;
+}
+
+#if defined(FASTSGD_PEAK_X86)
+template <class T>
+__attribute__((target("avx2,fma"))) inline double gather_rows_avx2(const T* X, index_t d,
+                                                                   index_t ld,
+                                                                   const std::int64_t* order,
+                                                                   index_t m) {
+  return gather_rows<T, 32>(X, d, ld, order, m);
+}
+#endif
+
+}  // namespace peak_detail
+
+template <class T>
+double gather_read(const T* X, index_t d, index_t ld, const std::int64_t* order, index_t m,
+                   int threads) {
+  double (*fn)(const T*, index_t, index_t, const std::int64_t*, index_t) =
+      &peak_detail::gather_rows<T, 16>;
+#if defined(FASTSGD_PEAK_X86)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    fn = &peak_detail::gather_rows_avx2<T>;
+#endif
+  const int t = m >= 1024 ? resolve_threads(threads, m * d) : 1;
+  std::vector<double> part(static_cast<std::size_t>(t), 0.0);
+  const index_t per = (m + t - 1) / t;
+  parallel_chunks(t, t, [&](index_t c, int) {
+    const index_t r0 = c * per;
+    const index_t r1 = r0 + per < m ? r0 + per : m;
+    if (r0 < r1) part[static_cast<std::size_t>(c)] = fn(X, d, ld, order + r0, r1 - r0);
+  });
+  double s = 0.0;
+  for (const double v : part) s += v;
+  return s;
 }
 
 }  // namespace fastsgd
