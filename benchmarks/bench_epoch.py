@@ -13,8 +13,9 @@ side in one run (calls interleaved round by round):
 - ``read``: ``_core.stream_read(X, threads=T)``, every byte of X read once in C++
   (the memory-bandwidth limit of a pass over X);
 - ``gather``: ``_core.gather_read(X, order, threads=T)``, every row of X read once in a
-  shuffled order (``_core.permutation``), each row's cache lines asked for 16 rows ahead:
-  the memory limit of a pass over shuffled rows, which is what a shuffled epoch reads.
+  shuffled order (``_core.permutation``), eight rows at a time with their vectors
+  interleaved (as the fused kernels read a batch), each row's cache lines asked for 16 rows
+  ahead: the memory limit of a pass over shuffled rows, which is what a shuffled epoch reads.
 
 share = read time / epoch time: the epoch's speed as a share of the read's; the same
 against the gather says how much of the gap the order of the rows alone explains. It also

@@ -72,9 +72,10 @@ void register_system(py::module_& m) {
         return is_float32(X) ? run(float{}) : run(double{});
       },
       "X"_a.noconvert(), "order"_a.noconvert(), "threads"_a = 0,
-      R"pbdoc(Σ of the rows X[order], read in that order with their cache lines asked for 16
-        rows ahead: the memory limit of a pass over the rows in a shuffled order (an SGD
-        epoch's gather), for the benchmarks.)pbdoc");
+      R"pbdoc(Σ of the rows X[order], read in that order eight rows at a time (as the fused
+        kernels read a shuffled batch), their cache lines asked for 16 rows ahead: the
+        memory limit of a pass over the rows in a shuffled order (an SGD epoch's gather),
+        for the benchmarks.)pbdoc");
   m.def(
       "fma_peak",
       [](std::int64_t iterations, int threads) {

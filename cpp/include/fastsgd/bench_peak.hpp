@@ -83,45 +83,56 @@ inline double fma_peak_work(std::int64_t iterations, int threads, int* lanes) {
 
 // --- the read of rows in a given order (an SGD epoch's gather), for the benchmarks -----------
 //
-// Σ of the rows order[0..m) of X (row stride ld, d values each), read in that order: the
-// memory limit of a pass over X's rows in a shuffled order, as a shuffled epoch reads
-// them. Each row's cache lines are asked for kGatherAhead rows before it is read (every
-// line of rows up to 512 bytes, the first 512 bytes of longer ones, whose rest the
-// hardware prefetcher follows, as the epoch's prefetch does); four vector accumulators.
-// Each of `threads` threads takes a contiguous run of the order.
+// Σ of the rows order[0..m) of X (row stride ld, d values each), read in that order as the
+// fused kernels read a shuffled batch: eight rows at a time, their vectors interleaved
+// (eight streams for the hardware prefetcher), each row's cache lines asked for
+// kGatherAhead rows before it is read (every line of rows up to 512 bytes, the first 512
+// bytes of longer ones, as the epoch's prefetch does). The memory limit of a pass over X's
+// rows in a shuffled order. Each of `threads` threads takes a contiguous run of the order.
 namespace peak_detail {
 
 constexpr index_t kGatherAhead = 16;
+
+template <class T>
+inline void prefetch_row(const T* X, index_t ld, std::int64_t row, index_t span) {
+  const char* p = reinterpret_cast<const char*>(X + row * ld);
+  for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 3);
+  __builtin_prefetch(p + span - 1, 0, 3);
+}
 
 template <class T, int Bytes>
 inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t* order, index_t m) {
   typedef T V __attribute__((vector_size(Bytes)));
   constexpr index_t L = Bytes / static_cast<index_t>(sizeof(T));
+  constexpr int G = 8;
   const index_t row_bytes = d * static_cast<index_t>(sizeof(T));
   const index_t span = row_bytes < 512 ? row_bytes : 512;
-  V a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  V acc[G];
+  for (int r = 0; r < G; ++r) acc[r] = V{};
   double rest = 0.0;
-  for (index_t i = 0; i < m; ++i) {
-    if (i + kGatherAhead < m) {
-      const char* p = reinterpret_cast<const char*>(X + order[i + kGatherAhead] * ld);
-      for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 3);
-      __builtin_prefetch(p + span - 1, 0, 3);
-    }
-    const T* x = X + order[i] * ld;
+  for (index_t a = 0; a < kGatherAhead && a < m; ++a) prefetch_row(X, ld, order[a], span);
+  index_t i = 0;
+  for (; i + G <= m; i += G) {
+    for (index_t a = i + kGatherAhead; a < i + kGatherAhead + G && a < m; ++a)
+      prefetch_row(X, ld, order[a], span);
+    const T* x[G];
+    for (int r = 0; r < G; ++r) x[r] = X + order[i + r] * ld;
     index_t j = 0;
-    for (; j + 4 * L <= d; j += 4 * L) {
-      V v[4];
-      std::memcpy(v, x + j, sizeof v);
-      a0 += v[0], a1 += v[1], a2 += v[2], a3 += v[3];
-    }
-    for (; j + L <= d; j += L) {
-      V v;
-      std::memcpy(&v, x + j, sizeof v);
-      a0 += v;
-    }
-    for (; j < d; ++j) rest += static_cast<double>(x[j]);
+    for (; j + L <= d; j += L)
+      for (int r = 0; r < G; ++r) {
+        V v;
+        std::memcpy(&v, x[r] + j, sizeof v);
+        acc[r] += v;
+      }
+    for (; j < d; ++j)
+      for (int r = 0; r < G; ++r) rest += static_cast<double>(x[r][j]);
   }
-  const V s = (a0 + a1) + (a2 + a3);
+  for (; i < m; ++i) {
+    const T* x = X + order[i] * ld;
+    for (index_t j = 0; j < d; ++j) rest += static_cast<double>(x[j]);
+  }
+  V s = acc[0];
+  for (int r = 1; r < G; ++r) s += acc[r];
   for (index_t l = 0; l < L; ++l) rest += static_cast<double>(s[l]);
   return rest;
 }
