@@ -240,18 +240,12 @@ def numpy_blas_kernel() -> str:
     return "unknown"
 
 
-def machine_info(**extra: Any) -> dict[str, Any]:
-    """A description of the machine and the software the numbers were measured with."""
-    import numpy as np
-
-    import fastsgd
-    from fastsgd._ext import _core
-
+def hardware_info() -> dict[str, Any]:
+    """The machine alone (no fastsgd imported): CPU, cores, caches, memory, load, OS."""
     try:
         affinity = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         affinity = os.cpu_count() or 1
-    build = dict(_core.build_info())
     return {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": _cpu_model(),
@@ -263,6 +257,19 @@ def machine_info(**extra: Any) -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "os": platform.platform(),
         "python": platform.python_version(),
+    }
+
+
+def machine_info(**extra: Any) -> dict[str, Any]:
+    """A description of the machine and the software the numbers were measured with."""
+    import numpy as np
+
+    import fastsgd
+    from fastsgd._ext import _core
+
+    build = dict(_core.build_info())
+    return {
+        **hardware_info(),
         "fastsgd": fastsgd.__version__,
         "fastsgd_commit": _git_commit(),
         "fastsgd_isa": _core.active_isa(),
@@ -326,7 +333,10 @@ class OtherLoad:
     average number of cores they kept busy, plus the hypervisor's steal time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, children: bool = False) -> None:
+        # children: count the CPU time of this process's finished child processes as
+        # its own (for a script that runs its measurements in subprocesses)
+        self._children = children
         self._t0 = time.perf_counter()
         self._busy0, self._steal0 = self._machine()
         self._own0 = self._own()
@@ -342,10 +352,10 @@ class OtherLoad:
                 return busy / hz, steal / hz
         return math.nan, math.nan
 
-    @staticmethod
-    def _own() -> float:
+    def _own(self) -> float:
         t = os.times()
-        return t.user + t.system
+        own = t.user + t.system
+        return own + t.children_user + t.children_system if self._children else own
 
     def stop(self) -> dict[str, float]:
         wall = time.perf_counter() - self._t0

@@ -1,18 +1,29 @@
-"""fastsgd.mse_grad against the NumPy reference and a plain streaming read of X.
+"""fastsgd's fused loss + gradient against the memory bandwidth and against plain NumPy.
 
-For float32 X of shapes (10_000_000, 2), (1_000_000, 100) and (100_000, 1000),
-with 1 and 2 threads, side by side in one run (calls interleaved round by
-round), this measures
+For each case (a loss, the shape and dtype of X) and each thread count T, side by
+side in one run (calls interleaved round by round), this measures
 
-- ``fastsgd.mse_grad(X, y, w)``: loss and gradient in one fused pass over X;
-- ``fastsgd.reference.mse_grad(X, y, w)``: NumPy, two BLAS passes (X @ w, Xᵀ r);
-- a streaming read of X: the fastest of several ways to read every byte of X
-  once with almost no arithmetic (the memory-bandwidth limit of any one-pass
-  kernel), chosen per row and named in the table.
+- ``fastsgd``: the public function, checks included: ``fastsgd.mse_grad(X, y, w)``,
+  ``fastsgd.logistic_xent_grad(X, y01, w)`` or ``fastsgd.softmax_xent_grad(X, y, W)``,
+  with ``fastsgd.set_num_threads(T)``;
+- ``kernel``: the same sums from the binding, ``_core.loss_grad`` with targets built
+  once (no Python checks): the fused kernel alone;
+- ``read``: ``_core.stream_read(X, threads=T)``, a vectorised C++ read of every
+  byte of X (four interleaved streams per thread, no useful arithmetic): the
+  memory-bandwidth limit of any kernel that reads X once;
+- ``NumPy``: what a user writes, with no validation, its BLAS limited to T threads
+  (threadpoolctl): ``r = X @ w - y; g = X.T @ r`` (mse), ``z = X @ w;
+  p = 1 / (1 + exp(-z)); g = X.T @ (p - y)`` (logistic), ``Z = X @ W; P = softmax(Z);
+  G = X.T @ (P - onehot)`` (softmax), each with its loss and scaled by 1/n.
 
-It prints and writes ``results/kernels.md`` and ``results/kernels.json``.
-Run ``python benchmarks/bench_kernels.py --help`` for the options; the README
-beside this file says what every column means.
+For the softmax cases it also reports the multiply-adds per second against the
+machine's peak (``_core.fma_peak``: 12 independent chains of float32 multiply-adds
+per thread on the widest vectors, timed the same way): a kernel with k classes does
+2·k·d multiply-adds per row (the scores and the gradient).
+
+It prints and writes ``results/kernels.md`` and ``results/kernels.json``. Run
+``python benchmarks/bench_kernels.py --help`` for the options; the README beside
+this file says what every column means.
 """
 
 from __future__ import annotations
@@ -22,9 +33,11 @@ import _common
 _common.reexec_without_openblas_overrides()  # before NumPy loads OpenBLAS
 
 import argparse
+import statistics
 import sys
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -32,194 +45,253 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import fastsgd
-from fastsgd import reference
 from fastsgd._ext import _core
 
-FULL_SHAPES = [(10_000_000, 2), (1_000_000, 100), (100_000, 1000)]
+
+@dataclass(frozen=True)
+class Case:
+    loss: str  # "mse", "logistic" or "softmax"
+    n: int
+    d: int
+    dtype: str
+    k: int = 1
+
+    @property
+    def name(self) -> str:
+        k = f", k={self.k}" if self.loss == "softmax" else ""
+        return f"{self.loss} ({self.n:_}, {self.d}) {self.dtype}{k}"
+
+
+SHAPES = [(10_000_000, 2), (1_000_000, 100), (100_000, 1000)]
 QUICK_SHAPES = [(200_000, 2), (20_000, 100), (2_000, 1000)]
-# issue 2: fastsgd / NumPy speedup per d, and % of the single-thread streaming read at d=100
-SPEEDUP_TARGETS = {2: 5.0, 100: 2.5, 1000: 1.6}
-STREAM_TARGET_D, STREAM_TARGET_PCT = 100, 85.0
-GEMV_COLS = 1024  # columns of the matrix view that the BLAS gemv candidate reads
+
+
+def cases(quick: bool) -> list[Case]:
+    out = []
+    for n, d in QUICK_SHAPES if quick else SHAPES:
+        for dtype in ("float32", "float64"):
+            out += [Case("mse", n, d, dtype), Case("logistic", n, d, dtype)]
+            if d >= 100 and (dtype == "float32" or d == 100):
+                out.append(Case("softmax", n, d, dtype, 10))
+    n_big = 20_000 if quick else 200_000
+    out.append(Case("softmax", n_big, 100, "float32", 100))
+    return out
+
+
+# targets: share of the read (same threads) by loss and d, and of the multiply-add peak
+READ_TARGETS = {("mse", 2): 75.0, ("logistic", 2): 75.0, ("softmax", None): 75.0}
+READ_TARGET_WIDE = 85.0  # mse and logistic at d = 100 and 1000
+PEAK_TARGET = 70.0  # softmax with k = 100
+
+
+def read_target(c: Case) -> float | None:
+    if c.loss == "softmax":
+        return READ_TARGETS[("softmax", None)] if c.k <= 10 else None
+    return READ_TARGET_WIDE if c.d >= 100 else READ_TARGETS.get((c.loss, c.d))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = _common.base_parser(
         __doc__,
         quick_help="small shapes (cache-resident: a smoke test, not a measurement)",
-        repeats=(10, "timed calls per contender (default 10; the median is reported)"),
+        repeats=(9, "timed calls per contender (default 9; the median is reported)"),
         warmup=(2, "untimed calls first (default 2)"),
-        threads=([1, 2], "thread counts (default 1 2; 1 is always run: it is the reference read)"),
+        threads=([1, 2], "thread counts (default 1 2)"),
     ).parse_checked(argv)
-    args.threads = sorted(set(args.threads) | {1})
+    args.threads = sorted(set(args.threads))
     return args
 
 
-def make_data(n: int, d: int, seed: int = 0) -> tuple[Any, Any, Any]:
-    """Gaussian float32 X, y = X @ w_true + noise, and a w near (not at) the truth."""
+# --- data and the contenders -----------------------------------------------------------------
+
+
+def make_data(c: Case, seed: int = 0) -> dict[str, Any]:
+    """Gaussian X; mse: y = X @ w_true + noise and w near w_true; logistic: labels from
+    σ(X @ w_true) and w near w_true; softmax: labels from argmax(X @ W_true + Gumbel)."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, d), dtype=np.float32)
-    w_true = rng.standard_normal(d).astype(np.float32)
-    y = X @ w_true + rng.standard_normal(n, dtype=np.float32)
-    w = w_true + np.float32(0.1) * rng.standard_normal(d, dtype=np.float32)
-    return X, y, w
+    dt = np.dtype(c.dtype)
+    X = rng.standard_normal((c.n, c.d), dtype=np.float32).astype(dt, copy=False)
+    scale = 1.0 / np.sqrt(c.d)
+    if c.loss == "softmax":
+        W_true = rng.standard_normal((c.d, c.k)) * scale
+        y = np.argmax(X @ W_true.astype(dt) + rng.gumbel(size=(c.n, c.k)).astype(dt), axis=1)
+        W = (W_true + 0.1 * scale * rng.standard_normal((c.d, c.k))).astype(dt)
+        return {"X": X, "y": y.astype(np.int64), "w": W}
+    w_true = (rng.standard_normal(c.d) * scale).astype(dt)
+    w = w_true + (0.1 * scale * rng.standard_normal(c.d)).astype(dt)
+    z = X @ w_true
+    if c.loss == "mse":
+        y = z + rng.standard_normal(c.n).astype(dt)
+    else:
+        y = (rng.random(c.n) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    return {"X": X, "y": y, "w": w}
 
 
-def stream_candidates(
-    X: Any, threads: int, pool: ThreadPoolExecutor
-) -> dict[str, Callable[[], object]]:
-    """Ways to read every byte of X once with next to no arithmetic.
-
-    Each reads X in place (no copy). NumPy's reductions run on one thread;
-    with more threads X is split into that many contiguous parts reduced
-    concurrently (NumPy releases the GIL in numeric reductions). The BLAS
-    candidate is threaded by BLAS itself (limited by threadpoolctl).
-    """
-    flat = X.reshape(-1)  # a view: X is C-contiguous
-    bits = flat.view(np.uint32 if X.dtype == np.float32 else np.uint64)
-    m = flat.size // GEMV_COLS * GEMV_COLS
-    head, tail = flat[:m].reshape(-1, GEMV_COLS), flat[m:]
-    ones = np.ones(GEMV_COLS, dtype=X.dtype)
-
-    def gemv() -> object:
-        return (head @ ones, tail.sum())
-
-    cands: dict[str, Callable[[], object]] = {
-        "np.maximum.reduce(X)": lambda: np.maximum.reduce(flat),
-        "np.bitwise_or.reduce(X as uint)": lambda: np.bitwise_or.reduce(bits),
-        "X.sum()": lambda: flat.sum(),
-        f"BLAS gemv X.reshape(-1, {GEMV_COLS}) @ 1": gemv,
-    }
-    if threads > 1:
-        parts = np.array_split(flat, threads)
-        bit_parts = np.array_split(bits, threads)
-        cands[f"np.maximum.reduce, {threads} Python threads"] = lambda: list(
-            pool.map(np.maximum.reduce, parts)
-        )
-        cands[f"np.bitwise_or.reduce, {threads} Python threads"] = lambda: list(
-            pool.map(np.bitwise_or.reduce, bit_parts)
-        )
-    core_read = _core_stream_read(threads)
-    if core_read is not None:  # the core's own streaming read (C++, OpenMP), when it has one
-        cands["fastsgd._core.stream_read(X)"] = partial(core_read, X)
-    return cands
+def fastsgd_call(c: Case, data: dict[str, Any]) -> Callable[[], Any]:
+    fn = {
+        "mse": fastsgd.mse_grad,
+        "logistic": fastsgd.logistic_xent_grad,
+        "softmax": fastsgd.softmax_xent_grad,
+    }[c.loss]
+    return partial(fn, data["X"], data["y"], data["w"])
 
 
-def _core_stream_read(threads: int) -> Callable[[Any], object] | None:
-    """``_core.stream_read`` bound to a thread count, if the core has it (with or without a
-    ``threads`` argument)."""
-    fn = getattr(_core, "stream_read", None)
-    if fn is None:
-        return None
-    probe = np.zeros((1, 1), dtype=np.float32)
-    try:
-        fn(probe, threads=threads)
-    except TypeError:
-        return fn  # no threads argument: it follows fastsgd.set_num_threads
-    return partial(fn, threads=threads)
+def kernel_call(c: Case, data: dict[str, Any], threads: int) -> Callable[[], Any]:
+    """_core.loss_grad with everything built once: the fused kernel without Python checks."""
+    X, y, w = data["X"], data["y"], data["w"]
+    W = np.ascontiguousarray(np.asarray(w, dtype=np.float64).reshape(c.d, -1).T)
+    if c.loss == "mse":
+        targets = _core.Targets(Y=y.reshape(-1, 1))
+        spec = _core.LossSpec("squared", [1.0])
+    else:
+        targets = _core.Targets(labels=y)
+        spec = _core.LossSpec(c.loss, [])
+    return partial(_core.loss_grad, X, targets, W, None, spec, True, None, threads)
 
 
-def check_agreement(X: Any, y: Any, w: Any) -> dict[str, float]:
-    """How far fastsgd's answer is from NumPy's (a benchmark of a wrong answer means nothing)."""
-    loss_f, g_f, _ = fastsgd.mse_grad(X, y, w)
-    loss_r, g_r, _ = reference.mse_grad(X, y, w)
-    g_f64, g_r64 = np.asarray(g_f, np.float64), np.asarray(g_r, np.float64)
-    return {
-        "loss_rel_diff": abs(loss_f - loss_r) / abs(loss_r),
-        "grad_rel_diff": float(np.linalg.norm(g_f64 - g_r64) / np.linalg.norm(g_r64)),
-    }
+def numpy_call(c: Case, data: dict[str, Any]) -> Callable[[], Any]:
+    """The two passes over X a user writes in NumPy, no validation."""
+    X, y, w = data["X"], data["y"], data["w"]
+    n = X.shape[0]
+    if c.loss == "mse":
+
+        def mse() -> Any:
+            r = X @ w - y
+            return r @ r / n, (2.0 / n) * (X.T @ r)
+
+        return mse
+    if c.loss == "logistic":
+        yf = y.astype(X.dtype)
+
+        def logistic() -> Any:
+            z = X @ w
+            p = 1.0 / (1.0 + np.exp(-z))
+            loss = np.mean(np.logaddexp(0.0, z) - yf * z)
+            return loss, X.T @ (p - yf) / n
+
+        return logistic
+    rows = np.arange(n)
+
+    def softmax() -> Any:
+        Z = X @ w
+        Z -= Z.max(axis=1, keepdims=True)
+        P = np.exp(Z)
+        P /= P.sum(axis=1, keepdims=True)
+        loss = -np.mean(np.log(P[rows, y]))
+        P[rows, y] -= 1.0  # P - onehot(y)
+        return loss, X.T @ P / n
+
+    return softmax
+
+
+def agreement(c: Case, data: dict[str, Any]) -> float:
+    """The largest relative difference of fastsgd's loss and gradient from plain NumPy's."""
+    got = fastsgd_call(c, data)()
+    with np.errstate(over="ignore"):
+        want = numpy_call(c, data)()
+    g1 = np.asarray(got[1], np.float64).ravel()
+    g2 = np.asarray(want[1], np.float64).ravel()
+    return max(
+        abs(got[0] - float(want[0])) / abs(float(want[0])),
+        float(np.linalg.norm(g1 - g2) / np.linalg.norm(g2)),
+    )
+
+
+def fma_peak(threads: int, repeats: int) -> float:
+    """The machine's float32 multiply-adds per second on `threads` threads (median of
+    `repeats` calls of about 50 ms)."""
+    iterations = 20_000_000
+    _core.fma_peak(iterations // 10, threads)  # warm up
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        work, _lanes = _core.fma_peak(iterations, threads)
+        rates.append(work / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+# --- the run ---------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     rows: list[dict[str, Any]] = []
-    pool = ThreadPoolExecutor(max(args.threads))
     prev_threads = fastsgd.get_num_threads()
+    peaks = {t: fma_peak(t, 7) for t in args.threads}
     try:
-        for n, d in shapes:
-            X, y, w = make_data(n, d)
-            agree = check_agreement(X, y, w)
-            stream1: float | None = None  # the single-thread read: median, and best call
-            stream1_min: float | None = None
+        for c in cases(args.quick):
+            data = make_data(c)
+            diff = agreement(c, data)
+            X = data["X"]
+            target_bytes = data["y"].nbytes  # y or the labels, read by every contender
             for t in args.threads:
                 fastsgd.set_num_threads(t)
-                with threadpool_limits(limits=t, user_api="blas"):
-                    cands = stream_candidates(X, t, pool)
-                    contenders: dict[str, Callable[[], object]] = {
-                        "fastsgd": partial(fastsgd.mse_grad, X, y, w),
-                        "numpy": partial(reference.mse_grad, X, y, w),
-                        **{"stream: " + k: f for k, f in cands.items()},
-                    }
+                with threadpool_limits(limits=t, user_api="blas"), np.errstate(over="ignore"):
                     times = _common.measure_interleaved(
-                        contenders, repeats=args.repeats, warmup=args.warmup
+                        {
+                            "fastsgd": fastsgd_call(c, data),
+                            "kernel": kernel_call(c, data, t),
+                            "read": partial(_core.stream_read, X, threads=t),
+                            "numpy": numpy_call(c, data),
+                        },
+                        repeats=args.repeats,
+                        warmup=args.warmup,
                     )
-                stream_times = {
-                    k[len("stream: ") :]: v for k, v in times.items() if k.startswith("stream: ")
-                }
-                best = min(stream_times, key=lambda k: stream_times[k].median)
-                t_fast, t_np, t_stream = times["fastsgd"], times["numpy"], stream_times[best]
-                if t == 1:
-                    stream1 = t_stream.median
-                    stream1_min = min(v.min for v in stream_times.values())
-                assert stream1 is not None
-                assert stream1_min is not None
                 gb = X.nbytes / 1e9
+                med = {k: v.median for k, v in times.items()}
+                fma = 2.0 * c.k * c.d * c.n  # multiply-adds of the scores and the gradient
                 row = {
-                    "n": n,
-                    "d": d,
+                    "case": c.name,
+                    "loss": c.loss,
+                    "n": c.n,
+                    "d": c.d,
+                    "k": c.k,
+                    "dtype": c.dtype,
                     "threads": t,
                     "x_bytes": X.nbytes,
-                    "y_bytes": y.nbytes,
-                    "fastsgd": t_fast,
-                    "numpy": t_np,
-                    "stream": t_stream,
-                    "stream_read": best,
-                    "fastsgd_gbs": gb / t_fast.median,
-                    "numpy_gbs": gb / t_np.median,
-                    "stream_gbs": gb / t_stream.median,
-                    "stream_1thread_gbs": gb / stream1,
-                    "speedup_vs_numpy": t_np.median / t_fast.median,
-                    "pct_of_1thread_stream": 100.0 * stream1 / t_fast.median,
-                    "speedup_vs_numpy_best": t_np.min / t_fast.min,
-                    "pct_of_1thread_stream_best": 100.0 * stream1_min / t_fast.min,
-                    "stream_candidates_gbs": {k: gb / v.median for k, v in stream_times.items()},
-                    "stream_candidates": stream_times,
-                    **agree,
+                    "target_bytes": target_bytes,
+                    "timings": times,
+                    **{f"{k}_gbs": gb / v for k, v in med.items()},
+                    "pct_of_read": 100.0 * med["read"] / med["fastsgd"],
+                    "kernel_pct_of_read": 100.0 * med["read"] / med["kernel"],
+                    "speedup_vs_numpy": med["numpy"] / med["fastsgd"],
+                    "fma_peak_per_s": peaks[t],
+                    "pct_of_fma_peak": 100.0 * fma / med["kernel"] / peaks[t],
+                    "rel_diff_vs_numpy": diff,
                 }
                 rows.append(row)
                 print(
-                    f"  X ({n}, {d}) threads={t}: fastsgd {_common.fmt_ms(t_fast.median)} ms, "
-                    f"NumPy {_common.fmt_ms(t_np.median)} ms, stream {_common.fmt_ms(t_stream.median)} ms"
-                    f" ({best})",
+                    f"  {c.name}, {t} thread(s): fastsgd {row['fastsgd_gbs']:.1f} GB/s, kernel "
+                    f"{row['kernel_gbs']:.1f}, read {row['read_gbs']:.1f} "
+                    f"({row['pct_of_read']:.0f}% / {row['kernel_pct_of_read']:.0f}%), NumPy "
+                    f"{row['numpy_gbs']:.1f}",
                     file=sys.stderr,
                     flush=True,
                 )
-            del X, y
+            del data, X
     finally:
         fastsgd.set_num_threads(prev_threads)
-        pool.shutdown()
-    return {"rows": rows}
+    return {"rows": rows, "fma_peak_per_s": peaks}
 
 
 def targets(rows: list[dict[str, Any]]) -> list[_common.Target]:
     out = []
     for r in rows:
-        goal = SPEEDUP_TARGETS.get(r["d"])
+        c = Case(r["loss"], r["n"], r["d"], r["dtype"], r["k"])
+        goal = read_target(c)
+        where = f"{c.name}, {r['threads']} thread(s)"
         if goal is not None:
             out.append(
-                _common.Target(
-                    f"d={r['d']}, {r['threads']} thread(s): fastsgd / NumPy speedup",
-                    r["speedup_vs_numpy"],
-                    goal,
-                )
+                _common.Target(f"{where}: % of the read (fastsgd)", r["pct_of_read"], goal, "%")
             )
-        if r["d"] == STREAM_TARGET_D:
             out.append(
                 _common.Target(
-                    f"d={r['d']}, {r['threads']} thread(s): % of the single-thread streaming read",
-                    r["pct_of_1thread_stream"],
-                    STREAM_TARGET_PCT,
-                    "%",
+                    f"{where}: % of the read (kernel)", r["kernel_pct_of_read"], goal, "%"
+                )
+            )
+        if c.loss == "softmax" and c.k > 10:
+            out.append(
+                _common.Target(
+                    f"{where}: % of the multiply-add peak", r["pct_of_fma_peak"], PEAK_TARGET, "%"
                 )
             )
     return out
@@ -230,109 +302,93 @@ def render(machine: dict[str, Any], result: dict[str, Any], args: argparse.Names
     f = _common.fmt_ms
     table = _common.markdown_table(
         [
-            "X (float32)",
-            "MB",
+            "case",
             "threads",
             "fastsgd ms (IQR)",
-            "NumPy ms",
-            "stream ms",
             "fastsgd GB/s",
+            "kernel GB/s",
+            "read GB/s",
+            "% of read",
+            "kernel % of read",
             "NumPy GB/s",
-            "stream GB/s",
-            "speedup vs NumPy",
-            "% of 1-thread stream",
-            "best-of-N speedup",
-            "best-of-N % of stream",
-            "fastsgd vs NumPy rel. diff",
+            "vs NumPy",
+            "bytes / X",
+            "% of FMA peak",
+            "rel. diff",
         ],
         [
             [
-                f"({r['n']:_}, {r['d']})",
-                f"{r['x_bytes'] / 1e6:.0f}",
+                r["case"],
                 r["threads"],
-                f"{f(r['fastsgd'].median)} ({f(r['fastsgd'].iqr)})",
-                f(r["numpy"].median),
-                f(r["stream"].median),
+                f"{f(r['timings']['fastsgd'].median)} ({f(r['timings']['fastsgd'].iqr)})",
                 f"{r['fastsgd_gbs']:.1f}",
+                f"{r['kernel_gbs']:.1f}",
+                f"{r['read_gbs']:.1f}",
+                f"{r['pct_of_read']:.0f}%",
+                f"{r['kernel_pct_of_read']:.0f}%",
                 f"{r['numpy_gbs']:.1f}",
-                f"{r['stream_gbs']:.1f}",
                 _common.fmt_ratio(r["speedup_vs_numpy"]),
-                f"{r['pct_of_1thread_stream']:.0f}%",
-                _common.fmt_ratio(r["speedup_vs_numpy_best"]),
-                f"{r['pct_of_1thread_stream_best']:.0f}%",
-                f"{max(r['loss_rel_diff'], r['grad_rel_diff']):.1e}",
+                f"{1 + r['target_bytes'] / r['x_bytes']:.2f}",
+                f"{r['pct_of_fma_peak']:.0f}%" if r["loss"] == "softmax" else "–",
+                f"{r['rel_diff_vs_numpy']:.1e}",
             ]
             for r in rows
         ],
+        align="lr" + "r" * 11,
     )
-    names = list(dict.fromkeys(k for r in rows for k in r["stream_candidates_gbs"]))
-    cand_table = _common.markdown_table(
-        ["X (float32)", "threads", *names],
-        [
-            [
-                f"({r['n']:_}, {r['d']})",
-                r["threads"],
-                *(
-                    f"{r['stream_candidates_gbs'][k]:.1f}" + (" *" if k == r["stream_read"] else "")
-                    if k in r["stream_candidates_gbs"]
-                    else "–"
-                    for k in names
-                ),
-            ]
-            for r in rows
-        ],
-        align="lr" + "r" * len(names),
+    peaks = ", ".join(
+        f"{t} thread(s) {p / 1e9:.1f} G/s" for t, p in result["fma_peak_per_s"].items()
     )
-    tg = targets(rows)
     quick_note = (
         "\n**Quick run (--quick): small, cache-resident shapes. The targets are for the full "
         "shapes; the verdicts below are only a smoke test.**\n"
         if args.quick
         else ""
     )
-    blas_threads = ", ".join(str(t) for t in args.threads)
-    return f"""# fastsgd.mse_grad vs NumPy vs a streaming read of X
+    shapes = ", ".join(f"({n:_}, {d})" for n, d in (QUICK_SHAPES if args.quick else SHAPES))
+    return f"""# Fused loss + gradient vs the memory bandwidth and plain NumPy
 {quick_note}
 {_common.machine_markdown(machine)}
-- Runs: threads {blas_threads} (fastsgd.set_num_threads for fastsgd, threadpoolctl's BLAS
-  limit for NumPy); every call interleaved round by round, {args.warmup} warm-up +
-  {args.repeats} timed calls each; times are medians per call; IQR = interquartile range.
+- Sizes: X of {shapes} in float32 and float64 (mse, logistic; softmax with k = 10 at
+  d >= 100), and softmax with k = 100 on ({rows[-1]["n"]:_}, 100) float32; threads
+  {", ".join(str(t) for t in args.threads)} (fastsgd.set_num_threads for fastsgd, the
+  `threads` argument for the kernel and the read, threadpoolctl's BLAS limit for NumPy)
+- Every call interleaved round by round: {args.warmup} warm-up + {args.repeats} timed calls
+  each; times are medians per call; IQR = interquartile range
+- The machine's float32 multiply-add peak (`_core.fma_peak`): {peaks}
 
 {table}
 
 What the columns are:
-- fastsgd = `fastsgd.mse_grad(X, y, w)` (loss + gradient, one pass over X);
-  NumPy = `fastsgd.reference.mse_grad(X, y, w)` (float32, `X @ w` then `X.T @ r`).
-- GB/s = bytes of X / median time (y adds 1/d more bytes to both kernels, not counted).
-- stream = the fastest streaming read of X in this row (table below, marked *), a
-  plain read of every byte with no useful arithmetic: the memory-bandwidth limit of
-  a one-pass kernel.
-- speedup vs NumPy = NumPy time / fastsgd time (same X, same threads).
-- % of 1-thread stream = single-thread stream time of the same shape in this run /
-  fastsgd time (fastsgd GB/s as a share of the one-core read bandwidth).
-- best-of-N: the same two ratios from each contender's fastest call instead of its
-  median (the fastest single-thread read of any candidate): a cross-check that is less
-  sensitive to other processes on the machine. The targets use the medians.
-- rel. diff = larger of |loss − loss_ref|/loss_ref and ‖g − g_ref‖/‖g_ref‖ (NumPy sums
-  in float32, fastsgd in float64).
+- fastsgd = the public function (`fastsgd.mse_grad`, `fastsgd.logistic_xent_grad`,
+  `fastsgd.softmax_xent_grad`), its checks of the arguments included; kernel =
+  `_core.loss_grad` with the targets built once: the fused kernel alone.
+- read = `_core.stream_read(X, threads=T)`: every byte of X read once in C++ with no
+  useful arithmetic, four interleaved streams per thread: the memory-bandwidth limit of a
+  kernel that reads X once, measured in the same rounds with the same threads.
+- GB/s = bytes of X / median time. % of read = read time / fastsgd (or kernel) time.
+- NumPy = the plain two-pass code a user writes (module docstring), no validation, BLAS
+  limited to the same threads; vs NumPy = NumPy time / fastsgd time.
+- bytes / X = (bytes of X + bytes of y or the labels) / bytes of X: what each contender
+  must read besides X (float y, or int64 labels: at d = 2 they are as large as X or half
+  of it), not counted in GB/s, so a kernel that reads at the read's speed shows
+  1 / (bytes / X) of it.
+- % of FMA peak (softmax) = 2·k·d·n multiply-adds / kernel time / the machine's peak at
+  the same threads.
+- rel. diff = the larger of the loss's and the gradient's relative difference to plain
+  NumPy's (NumPy sums float32 in float32, fastsgd in float64).
 
-## Streaming-read candidates (GB/s of X; * = the one used)
+## Targets
 
-{cand_table}
-
-## Targets (issue 2)
-
-{chr(10).join(t.line() for t in tg)}
+{chr(10).join(t.line() for t in targets(rows))}
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     machine = _common.machine_info(
         threads=args.threads,
-        shapes=shapes,
-        dtype="float32",
+        cases=[c.name for c in cases(args.quick)],
         repeats=args.repeats,
         warmup=args.warmup,
         quick=args.quick,
@@ -350,12 +406,10 @@ def main(argv: list[str] | None = None) -> int:
             md,
             machine,
             ratios={
-                "speedup_vs_numpy": "reference.mse_grad median / fastsgd.mse_grad median",
-                "pct_of_1thread_stream": "100 * single-thread stream median / fastsgd median",
-                "speedup_vs_numpy_best": "fastest NumPy call / fastest fastsgd call",
-                "pct_of_1thread_stream_best": (
-                    "100 * fastest single-thread read (any candidate) / fastest fastsgd call"
-                ),
+                "pct_of_read": "100 * stream_read median / fastsgd median (same threads)",
+                "kernel_pct_of_read": "100 * stream_read median / _core.loss_grad median",
+                "speedup_vs_numpy": "plain NumPy median / fastsgd median",
+                "pct_of_fma_peak": "100 * 2·k·d·n / kernel median / fma peak per second",
                 "gbs": "bytes of X / median seconds",
             },
             **result,

@@ -1072,7 +1072,7 @@ def check_same_fit(got: Any, want: Any) -> None:
         assert got.b is None
     else:
         np.testing.assert_allclose(got.b, want.b, rtol=rtol, atol=rtol * scale)
-    lscale = 1.0 + float(np.max(np.abs(want.loss_history)))
+    lscale = 1.0 + float(np.max(np.abs(want.loss_history), initial=0.0))
     np.testing.assert_allclose(got.loss_history, want.loss_history, rtol=rtol, atol=rtol * lscale)
 
 

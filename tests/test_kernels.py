@@ -912,3 +912,25 @@ def test_bad_input_is_a_clear_error(call: Any, exc: type[Exception], words: list
 def test_bad_input_ids_are_unique() -> None:
     ids = [case[0] for case in BAD_INPUT]
     assert len(ids) == len(set(ids))
+
+
+# --- the benchmarks' reads ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_benchmark_reads_sum_every_element(dtype, threads):
+    from fastsgd._ext import _core
+
+    X = np.random.default_rng(7).standard_normal((3001, 37)).astype(dtype)
+    order = _core.permutation(len(X), 3, 1)
+    want = X.astype(np.float64).sum()
+    tol = 1e-6 * float(np.abs(X).astype(np.float64).sum())  # float32 lanes sum in float32
+    np.testing.assert_allclose(_core.stream_read(X, threads=threads), want, rtol=0, atol=tol)
+    np.testing.assert_allclose(_core.gather_read(X, order, threads=threads), want, rtol=0, atol=tol)
+    head = order[:10].copy()
+    np.testing.assert_allclose(
+        _core.gather_read(X, head, threads=threads), X[head].astype(np.float64).sum(), atol=tol
+    )
+    with pytest.raises(ValueError, match="order must hold rows of X"):
+        _core.gather_read(X, np.array([0, len(X)], dtype=np.int64))

@@ -110,7 +110,9 @@ def test_fit_paths_are_fits_record_path(line: Any) -> None:
     X, y = line
     runs = plotting.fit_paths(X, y, [0.05, 0.5], epochs=12)
     for run, lr in zip(runs, [0.05, 0.5], strict=True):
-        r = fastsgd.fit(X, y, w0=A0, learning_rate=lr, epochs=12, record_path=True)
+        r = fastsgd.fit(
+            X, y, w0=A0, learning_rate=lr, epochs=12, record_path=True, loss_record="exact"
+        )
         assert run.learning_rate == lr
         assert not run.diverged
         np.testing.assert_array_equal(run.path, r.path_w)
@@ -133,14 +135,14 @@ def test_fit_paths_mini_batches_one_row_per_epoch(line: Any) -> None:
 def test_diverging_learning_rates_are_kept_not_raised(line: Any, lr: float) -> None:
     X, y = line
     with pytest.raises(fastsgd.DivergenceError) as info:
-        fastsgd.fit(X, y, w0=A0, learning_rate=lr, epochs=200)
+        fastsgd.fit(X, y, w0=A0, learning_rate=lr, epochs=200, loss_record="exact")
     (run,) = plotting.fit_paths(X, y, [lr], epochs=200)
     assert run.diverged
     assert run.diverged_at == info.value.epoch
     assert run.result is None
     # the steps before the divergence are fit's own path
     before = fastsgd.fit(X, y, w0=A0, learning_rate=lr, epochs=run.diverged_at - 1,
-                         record_path=True)  # fmt: skip
+                         record_path=True, loss_record="exact")  # fmt: skip
     np.testing.assert_array_equal(run.path, before.path_w)
     np.testing.assert_allclose(run.loss_history, before.loss_history, rtol=1e-12)
 
@@ -195,7 +197,7 @@ def test_gif_has_one_frame_per_step_and_the_documented_size(line: Any, tmp_path:
     # after saving, the figure shows the last frame: the fit's last line, the divergence note
     fig = fig_of(anim)
     ax_ok, ax_div = fig.axes
-    r = fastsgd.fit(X, y, w0=A0, learning_rate=0.3, epochs=epochs)
+    r = fastsgd.fit(X, y, w0=A0, learning_rate=0.3, epochs=epochs, loss_record="exact")
     (line_ok,) = ax_ok.get_lines()
     np.testing.assert_allclose(line_ok.get_ydata(), sorted_rows(X) @ r.w, rtol=1e-12)
     assert ax_ok.get_title().startswith("lr = 0.3\nloss ")

@@ -45,7 +45,10 @@ def logistic_data(dtype=np.float64, n=N, d=4, seed=3):
 
 def test_lesson_follows_the_full_batch_loop_over_reference_kernels():
     X, y = make_line()
-    r = fastsgd.fit(X, y, w0=(-1, 1), learning_rate=0.1, batch_size=None, epochs=100, shuffle=False)
+    r = fastsgd.fit(
+        X, y, w0=(-1, 1), learning_rate=0.1, batch_size=None, epochs=100, shuffle=False,
+        loss_record="exact",
+    )  # fmt: skip
     # The lesson's loop, written with the NumPy kernels.
     w = np.array([-1.0, 1.0])
     losses = [reference.mse(X, y, w)]
@@ -239,13 +242,48 @@ def test_schedule_callable_returning_a_bad_rate(bad):
         fastsgd.fit(X, y, schedule=lambda e: bad)
 
 
+# --- the loss record ------------------------------------------------------------------------
+
+
+def test_progressive_loss_of_full_batches_is_the_exact_loss_one_epoch_behind():
+    # one full batch per epoch: the loss of the batch before its step is the full-data loss
+    # of the model the previous epoch left
+    X, y = make_line()
+    kw = {"w0": (-1, 1), "learning_rate": 0.1, "epochs": 20, "shuffle": False}
+    exact = fastsgd.fit(X, y, loss_record="exact", **kw)
+    prog = fastsgd.fit(X, y, **kw)  # the default
+    assert prog.loss_history.shape == (20,)
+    assert exact.loss_history.shape == (21,)
+    np.testing.assert_allclose(prog.loss_history, exact.loss_history[:-1], rtol=1e-12)
+    np.testing.assert_array_equal(prog.w, exact.w)  # the record does not change the steps
+    assert len(fastsgd.fit(X, y, loss_record="none", **kw).loss_history) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("loss", "data"),
+    [("mse", regression_data), ("logistic", logistic_data), ("softmax", softmax_data)],
+)
+def test_progressive_loss_is_the_mean_of_each_batch_before_its_step(dtype, loss, data):
+    X, y = data(dtype=dtype, n=301)
+    kw = {"loss": loss, "batch_size": 16, "epochs": 4, "learning_rate": 0.05, "seed": 3,
+          "fit_intercept": True}  # fmt: skip
+    r = fastsgd.fit(X, y, **kw)
+    # the NumPy loop: each epoch's batches in its order, each loss at the parameters
+    # before the batch's step, summed over the epoch and divided by the rows
+    ref = reference.fit(X, y, **kw)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(r.loss_history, ref.loss_history, rtol=tol)
+    assert r.loss_history.shape == (4,)
+
+
 def test_schedule_adaptive_divides_by_five_when_the_loss_stalls():
     # A large constant rate on noisy mini-batches plateaus, so the rate has to come down.
     X, y = regression_data(n=400, d=4)
     tol, patience = 1e-3, 2
     r = fastsgd.fit(
         X, y, learning_rate=0.2, batch_size=4, epochs=60, schedule="adaptive", tol=tol,
-        n_iter_no_change=patience,
+        n_iter_no_change=patience, loss_record="exact",
     )  # fmt: skip
     # Replay the documented rule on the recorded losses.
     expected, cur, best, stall = [], 0.2, r.loss_history[0], 0
@@ -357,7 +395,8 @@ def test_callback_gets_epoch_loss_and_weights():
         callback=lambda epoch, loss, w: calls.append((epoch, loss, np.array(w))),
     )  # fmt: skip
     assert [c[0] for c in calls] == [1, 2, 3, 4, 5, 6]
-    np.testing.assert_array_equal([c[1] for c in calls], r.loss_history[1:])
+    # the loss it gets is the one recorded: by default the epoch's progressive loss
+    np.testing.assert_array_equal([c[1] for c in calls], r.loss_history)
     np.testing.assert_array_equal(np.stack([c[2] for c in calls]), r.path_w[1:])
 
 
@@ -372,7 +411,7 @@ def test_callback_returning_false_stops_training():
     r = fastsgd.fit(X, y, batch_size=8, epochs=50, callback=stop_at_three)
     assert seen == [1, 2, 3]
     assert (r.n_epochs, r.stop_reason) == (3, "callback")
-    assert len(r.loss_history) == 4
+    assert len(r.loss_history) == 3  # one progressive loss per epoch run
 
 
 def test_callback_exception_propagates():
@@ -389,7 +428,10 @@ def test_callback_exception_propagates():
 @pytest.mark.parametrize("k", [None, 3])
 def test_record_path_shapes(k, fit_intercept):
     X, y = regression_data(k=k)
-    r = fastsgd.fit(X, y, epochs=7, batch_size=10, record_path=True, fit_intercept=fit_intercept)
+    r = fastsgd.fit(
+        X, y, epochs=7, batch_size=10, record_path=True, fit_intercept=fit_intercept,
+        loss_record="exact",
+    )  # fmt: skip
     w_shape = (4,) if k is None else (4, 3)
     assert r.path_w.shape == (8, *w_shape)
     np.testing.assert_array_equal(r.path_w[0], np.zeros(w_shape))
@@ -424,7 +466,7 @@ def test_progress_bar_on_stderr(capsys):
 
 def test_zero_epochs_returns_the_start():
     X, y = regression_data()
-    r = fastsgd.fit(X, y, w0=np.ones(4), epochs=0)
+    r = fastsgd.fit(X, y, w0=np.ones(4), epochs=0, loss_record="exact")
     np.testing.assert_array_equal(r.w, np.ones(4))
     assert r.n_epochs == r.n_steps == 0
     np.testing.assert_allclose(r.loss_history, [fastsgd.mse(X, y, np.ones(4))])
@@ -521,7 +563,9 @@ def test_lr_1_1_diverges_with_a_clear_error():
     X, y = make_line()
     bound = 2 / np.linalg.eigvalsh(2 * X.T @ X / len(X)).max()
     with pytest.raises(fastsgd.DivergenceError) as info:
-        fastsgd.fit(X, y, w0=(-1, 1), learning_rate=1.1, epochs=100, shuffle=False)
+        fastsgd.fit(
+            X, y, w0=(-1, 1), learning_rate=1.1, epochs=100, shuffle=False, loss_record="exact"
+        )
     e = info.value
     assert isinstance(e, FloatingPointError)
     assert 1 <= e.epoch <= 100

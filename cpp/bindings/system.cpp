@@ -1,5 +1,6 @@
 // Bindings of the machinery around the kernels: threads, the instruction set in
 // use, build facts, the shuffle permutation, and whole-array scans.
+#include "fastsgd/bench_peak.hpp"
 #include "fastsgd/isa_table.hpp"
 #include "fastsgd/permutation.hpp"
 #include "fastsgd/scan.hpp"
@@ -55,6 +56,42 @@ void register_system(py::module_& m) {
       "X"_a.noconvert(), "threads"_a = 0,
       R"pbdoc(Σ X, reading a C-contiguous array once: the memory-bandwidth limit of a one-pass
         kernel, for the benchmarks.)pbdoc");
+  m.def(
+      "gather_read",
+      [](const py::array& X, const py::array& order, int threads) {
+        const std::int64_t* o = as_contiguous<std::int64_t>(order, "order");
+        const index_t m = static_cast<index_t>(order.size());
+        auto run = [&](auto tag) {
+          using T = decltype(tag);
+          const Matrix<T> x = as_matrix<T>(X, "X");
+          for (index_t i = 0; i < m; ++i)
+            if (o[i] < 0 || o[i] >= x.rows) fail("order must hold rows of X");
+          const py::gil_scoped_release release;
+          return gather_read(x.data, x.cols, x.ld, o, m, threads);
+        };
+        return is_float32(X) ? run(float{}) : run(double{});
+      },
+      "X"_a.noconvert(), "order"_a.noconvert(), "threads"_a = 0,
+      R"pbdoc(Σ of the rows X[order], read in that order eight rows at a time (as the fused
+        kernels read a shuffled batch), their cache lines asked for 16 rows ahead: the
+        memory limit of a pass over the rows in a shuffled order (an SGD epoch's gather),
+        for the benchmarks.)pbdoc");
+  m.def(
+      "fma_peak",
+      [](std::int64_t iterations, int threads) {
+        if (iterations < 1) fail("iterations must be >= 1");
+        int lanes = 1;
+        double work;
+        {
+          const py::gil_scoped_release release;
+          work = fma_peak_work(iterations, threads, &lanes);
+        }
+        return py::make_tuple(work, lanes);
+      },
+      "iterations"_a, "threads"_a = 0,
+      R"pbdoc((multiply-adds, lanes): runs `iterations` rounds of 12 independent chains of
+        float32 multiply-adds on the widest vectors of this CPU on each thread; time the call
+        to get the machine's multiply-add peak, for the benchmarks.)pbdoc");
   m.def("get_num_threads", &num_threads, "Threads the kernels use.");
   m.def("set_num_threads", &set_num_threads, "n"_a,
         "Set the threads the kernels use (0: back to the default, OMP_NUM_THREADS or the "

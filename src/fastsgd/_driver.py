@@ -51,9 +51,10 @@ class FitResult:
     ----------
     w : ndarray, (d,) or (d, k), float64 — the fitted weights.
     b : float, ndarray (k,) or None — the fitted intercept (None without one).
-    loss_history : ndarray — with ``loss_record="exact"``, the full-data loss before
-        training and after every epoch; with ``"progressive"``, each epoch's mean loss over
-        its batches, each measured before its step; with ``"none"``, empty.
+    loss_history : ndarray — with ``loss_record="progressive"`` (the default), each
+        epoch's mean loss over its batches, each measured before its step; with
+        ``"exact"``, the full-data loss before training and after every epoch; with
+        ``"none"``, empty.
     val_loss_history : ndarray or None — the same on ``validation_data``.
     lr_history : ndarray — the learning rate used in each epoch (its first step's).
     n_epochs, n_steps : int — epochs run and SGD steps taken.

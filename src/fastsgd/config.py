@@ -118,7 +118,7 @@ class FitConfig:
     n_iter_no_change: int = 5
     early_stopping: bool = False
     stop_on: str = "loss"
-    loss_record: str = "exact"
+    loss_record: str = "progressive"
     sklearn_arithmetic: bool = False
     progress: bool = False
     record_path: bool = False

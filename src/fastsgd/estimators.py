@@ -390,7 +390,9 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
             setattr(self, name, value)
         history = np.asarray(result.loss_history, dtype=np.float64)
         if append and hasattr(self, "loss_history_"):
-            self.loss_history_ = np.concatenate([self.loss_history_, history[1:]])
+            # the exact record starts with the loss before training: already recorded
+            first = 1 if len(history) == result.n_epochs + 1 else 0
+            self.loss_history_ = np.concatenate([self.loss_history_, history[first:]])
             self.n_iter_ = int(self.n_iter_) + result.n_epochs
             self.t_ = int(self.t_) + result.n_steps
         else:
@@ -489,8 +491,9 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     ----------
     coef_ : ndarray (n_features,) or (n_outputs, n_features)
     intercept_ : ndarray (1,) or (n_outputs,) — zeros without ``fit_intercept``.
-    loss_history_ : ndarray — the training loss before the first epoch and after each
-        one (``partial_fit`` appends the loss on its data after its epoch).
+    loss_history_ : ndarray — each epoch's mean training loss, every batch's loss taken
+        before its step (progressive validation: no extra pass over the data);
+        ``partial_fit`` appends that of its epoch.
     validation_loss_history_ : ndarray or None — with early stopping.
     learning_rate_ : float — the initial learning rate used.
     n_iter_ : int — epochs run by ``fit`` (``partial_fit`` adds one per call).

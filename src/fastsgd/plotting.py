@@ -64,7 +64,10 @@ NOTE_COLOR = "#b2182b"
 # one color per run on the surface and the loss curves (Okabe-Ito, readable by the color-blind)
 RUN_COLORS = ("#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#E69F00", "#000000")
 # fit() options the pictures set themselves, or that would change what a path means
-_RESERVED_FIT_OPTIONS = ("loss", "fit_intercept", "b0", "callback", "record_path", "w0")
+# (the pictures pair each epoch's parameters with the full-data loss: loss_record="exact")
+_RESERVED_FIT_OPTIONS = (
+    "loss", "fit_intercept", "b0", "callback", "record_path", "w0", "loss_record",
+)  # fmt: skip
 
 
 def _need_matplotlib() -> None:
@@ -213,7 +216,7 @@ def fit_paths(
         try:
             r = fit(
                 Xr, y64, w0=start, learning_rate=lr, epochs=epochs, batch_size=batch_size,
-                record_path=True, callback=record, **fit_kwargs,
+                record_path=True, callback=record, loss_record="exact", **fit_kwargs,
             )  # fmt: skip
         except DivergenceError as exc:
             start_loss = mse(Xr, y64, start)
@@ -861,6 +864,7 @@ def plot_overfitting(
     F, Fv = _poly_features(Xt[:, 0], degree), _poly_features(Xv[:, 0], degree)
     common: dict[str, Any] = {
         "learning_rate": learning_rate, "epochs": epochs, "validation_data": (Fv, yv),
+        "loss_record": "exact",
     }  # fmt: skip
     full = fit(F, yt, **common)
     stopped = fit(F, yt, early_stopping=True, n_iter_no_change=patience, **common)

@@ -626,6 +626,7 @@ _DEFAULTS: dict[str, Any] = {
     "average": False, "fit_intercept": False, "intercept_decay": 1.0, "tol": None,
     "n_iter_no_change": 5, "early_stopping": False, "record_path": False, "n_classes": None,
     "epoch_offset": 0, "clip": math.inf, "progress": False, "n_threads": None,
+    "loss_record": "progressive",
 }  # fmt: skip
 
 
@@ -809,7 +810,9 @@ def fit(
     Each epoch: the rows in the epoch's order (``permutation`` or in place), batches of
     ``batch_size`` consecutive rows of that order (the last may be smaller), for each
     batch the loss derivatives dz at the current parameters and the step of
-    ``_take_step``; then the full-data loss, the per-epoch schedule, the callback and the
+    ``_take_step``; then the epoch's loss (``loss_record``: "progressive", the mean of
+    the batches' losses each taken before its step; "exact", the full-data loss, also
+    recorded before training; "none"), the per-epoch schedule, the callback and the
     stopping rules (tol, early stopping with the best parameters restored, adaptive).
     """
     unknown = set(options) - set(_DEFAULTS)
@@ -871,12 +874,19 @@ def fit(
         _, weighted, _ = _loss_and_dz(loss, dd, np.arange(dd.X.shape[0]), Z, param)
         return weighted / int(dd.X.shape[0])
 
-    history = [full_loss(data, st)]
+    record = o["loss_record"]
+    if record not in ("progressive", "exact", "none"):
+        raise ValueError(f"loss_record must be 'progressive', 'exact' or 'none', got {record!r}")
+    exact = record == "exact"
+    history = [full_loss(data, st)] if exact else []
     val_history = [full_loss(val, st)] if val is not None else None
     lrs: list[float] = []
     path_w = [w_out(st)] if o["record_path"] else None
     path_b = [b_out(st)] if o["record_path"] and fi else None
-    best = val_history[0] if o["early_stopping"] and val_history else history[0]
+    best = (
+        val_history[0] if o["early_stopping"] and val_history
+        else history[0] if exact else math.inf
+    )  # fmt: skip
     best_state, best_epoch, no_improve = st.copy(), 0, 0
     cur, n_steps, stop_reason, converged = lr0, 0, "epochs", False
     tol = o["tol"]
@@ -885,17 +895,27 @@ def fit(
         order = _order(n, o["shuffle"] if n > B else False, d, data.X.itemsize, seed,
                        o["epoch_offset"] + e)  # fmt: skip
         lrs.append(_step_rate(o, lr, st.t, t0))
+        batch_losses = 0.0  # Σ weight·ℓ of the batches, each before its step
         for start in range(0, n, B):
             rows = order[start : start + B]
             Z = Xd[rows] @ st.W().T + (st.b if fi else 0.0)
-            _, _, dz = _loss_and_dz(loss, data, rows, Z, param, o["clip"])
+            _, weighted, dz = _loss_and_dz(loss, data, rows, Z, param, o["clip"])
+            batch_losses += weighted
             G, gb = dz.T @ Xd[rows], dz.sum(axis=0)
             moved = len(rows) > 1 or bool(np.any(gb != 0))
             _take_step(o, st, G, gb, len(rows), _step_rate(o, lr, st.t, t0), moved)
             n_steps += 1
-        current = full_loss(data, st)
-        history.append(current)
-        if not math.isfinite(current) or (history[0] > 0 and current > 1e3 * history[0]):
+        if exact:
+            current = full_loss(data, st)
+        elif record == "progressive":
+            current = batch_losses / n
+        else:
+            current = math.nan
+        if record != "none":
+            history.append(current)
+        if record != "none" and (
+            not math.isfinite(current) or (history[0] > 0 and current > 1e3 * history[0])
+        ):
             raise Diverged(f"training diverged at epoch {e + 1}", epoch=e + 1)
         if path_w is not None:
             path_w.append(w_out(st))

@@ -196,11 +196,13 @@ def fit(
         - ``early_stopping``: with validation_data, stop when the validation loss has not
           improved by ``tol`` (0 when None) for ``n_iter_no_change`` epochs and restore
           the best parameters.
-        - ``loss_record``: what ``loss_history`` holds. ``"exact"`` (the default): the
-          full-data loss before training and after every epoch (a second pass over X per
-          epoch); ``"progressive"``: each epoch's mean loss over its batches, each batch
-          measured before its step (Vowpal Wabbit's progressive validation: no extra
-          pass); ``"none"``: nothing. The divergence guard watches what is recorded.
+        - ``loss_record``: what ``loss_history`` holds. ``"progressive"`` (the default):
+          each epoch's mean loss over its batches, each batch's loss measured before its
+          step and summed in the same pass (Vowpal Wabbit's progressive validation: no
+          extra pass over X; one entry per epoch); ``"exact"``: the full-data loss before
+          training and after every epoch (one entry more; a second pass over X per epoch,
+          about as long as the epoch itself on wide rows); ``"none"``: nothing. The
+          divergence guard and ``tol`` watch what is recorded.
         - ``progress``: a tqdm progress bar over epochs; ``record_path``: keep the
           parameters at the start and after every epoch; ``n_classes``: the number of
           classes (default: max label + 1); ``epoch_offset``: the first epoch's number
