@@ -171,10 +171,14 @@ def test_gradient_equals_in_memory_full_batch(client: Any, case: str) -> None:
         Xm, ym = gathered(client, X, y)
     r = fdask.fit(X, y, method="gradient", client=client, loss=loss, **opts)
     m = fastsgd.fit(Xm, ym, loss=loss, **opts)
-    np.testing.assert_allclose(r.w, m.w, rtol=1e-9, atol=1e-12)
+    # float64 data: the same sums to rounding. float32 data: the kernels multiply in float32
+    # (W rounded to float32, at most 16 products a lane before a double sum), so where the
+    # blocks end moves the last float32 bits of the gradient, which 15 epochs carry on
+    rtol, atol = (1e-9, 1e-12) if Xm.dtype == np.float64 else (1e-5, 1e-7)
+    np.testing.assert_allclose(r.w, m.w, rtol=rtol, atol=atol)
     if m.b is not None:
-        np.testing.assert_allclose(r.b, m.b, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(r.loss_history, m.loss_history, rtol=1e-9)
+        np.testing.assert_allclose(r.b, m.b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(r.loss_history, m.loss_history, rtol=rtol)
     np.testing.assert_allclose(r.lr_history, m.lr_history)
     assert (r.n_epochs, r.n_steps) == (m.n_epochs, m.n_steps)
     assert r.loss < 0.9 * r.loss_history[0]
@@ -549,7 +553,7 @@ def test_regressor_fits_and_predicts_dask_arrays(client: Any) -> None:
     ref = est.SGDRegressor(**params).fit(Xm, ym)
     assert reg.n_features_in_ == 6
     assert reg.n_iter_ == 5
-    assert len(reg.loss_history_) == 6
+    assert len(reg.loss_history_) == 5  # each epoch's mean batch loss (progressive)
     assert reg.learning_rate_ == pytest.approx(
         exact_auto_rate(Xm.astype(np.float64), "mse", 64, True, 1), rel=1e-6
     )
@@ -601,7 +605,7 @@ def test_classifier_fits_and_predicts_dask_arrays(client: Any) -> None:
     for _ in range(2):
         pf.partial_fit(X, labels, classes=names, client=client)
     assert pf.n_iter_ == 2
-    assert len(pf.loss_history_) == 3
+    assert len(pf.loss_history_) == 2  # each call's mean batch loss (progressive)
     assert pf.score(Xm, lm) > 0.8
 
 

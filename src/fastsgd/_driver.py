@@ -647,7 +647,11 @@ def _raise_divergence(
     current: float,
 ) -> None:  # fmt: skip
     """DivergenceError naming what made the step unstable (momentum, the L2 penalty or the
-    rate itself) and a setting other than the one used."""
+    rate itself) and a setting other than the one used; first, a backend whose data were
+    not checked up front (dask's) says whether they hold NaN or infinity."""
+    check_data = getattr(backend, "check_data", None)
+    if check_data is not None:
+        check_data()
     lam, trace = _backend_curvature(backend, cfg, precise=True)
     c = loss.curvature(cfg.epsilon, k)
     bound = _stable_rate(lam, c)

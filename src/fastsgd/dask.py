@@ -415,6 +415,7 @@ class DaskBackend:
         # method="gradient": the gradient found with the last loss, and the model it was at
         self._grad: tuple[FloatArray, FloatArray, FloatArray, float] | None = None
         self._checked = False
+        self._checked_data = False
 
     # -- loss -------------------------------------------------------------------------
     def loss(self, model: _core.Model, validation: bool = False) -> float:
@@ -432,7 +433,7 @@ class DaskBackend:
                                 grad, self.threads)  # fmt: skip
         value = float(flat[1] / flat[0])
         if not math.isfinite(value) and not self._checked:
-            self._check_finite()
+            self.check_data()
         self._checked = True
         if grad:
             kd = data.layout.k * data.d
@@ -440,7 +441,12 @@ class DaskBackend:
                           value)  # fmt: skip
         return value
 
-    def _check_finite(self) -> None:
+    def check_data(self) -> None:
+        """ValueError when X, y or sample_weight hold NaN or infinity (a pass of the cluster;
+        once, when a loss comes out non-finite)."""
+        if self._checked_data:
+            return
+        self._checked_data = True
         data = self.data
         call = delayed(_block_finite, pure=False)
         parts = [call(xb, yb, wb) for xb, yb, wb in self.cluster.per_block(data.X, data.y, data.sw)]
