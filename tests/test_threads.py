@@ -327,3 +327,34 @@ def test_parallel_threshold_from_the_environment() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == str(1 << 22)
+
+
+@pytest.mark.skipif(
+    fastsgd._core.build_info()["openmp"] is None, reason="built without OpenMP (one thread)"
+)
+def test_another_library_setting_openmp_threads_leaves_fastsgds_own() -> None:
+    """A library that calls omp_set_num_threads(1) in the same process (snapml does in some
+    fits) changes neither fastsgd's count nor the threads its kernels start: the process
+    gains an OpenMP worker thread when a large kernel runs, unless fastsgd is set to 1."""
+    code = """
+import ctypes, os, sys
+import numpy as np
+import fastsgd
+gomp = next(line.split()[-1] for line in open("/proc/self/maps") if "libgomp" in line)
+ctypes.CDLL(gomp).omp_set_num_threads(1)  # what the other library does
+fastsgd.set_num_threads(int(sys.argv[1]))
+X = np.ones((4_000_000, 4), dtype=np.float32); y = np.ones(4_000_000, dtype=np.float32)
+before = len(os.listdir("/proc/self/task"))
+fastsgd.mse_grad(X, y, np.zeros(4))
+print(fastsgd.get_num_threads(), len(os.listdir("/proc/self/task")) - before)
+"""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "2"}
+    env.pop("FASTSGD_PARALLEL_MIN_WORK", None)
+    out = {}
+    for n in ("2", "1"):
+        proc = subprocess.run([sys.executable, "-c", code, n], env=env, capture_output=True,
+                              text=True, timeout=120, check=True)  # fmt: skip
+        out[n] = tuple(int(v) for v in proc.stdout.split())
+    assert out["2"][0] == 2
+    assert out["2"][1] >= 1  # fastsgd's own 2 threads: libgomp started a worker
+    assert out["1"] == (1, 0)  # the control: set to one thread, no worker
