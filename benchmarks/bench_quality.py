@@ -19,7 +19,15 @@ Problems (70/30 train/test split; regression over ``--seeds`` seeds):
 Contenders: fastsgd's estimators at their defaults; fastsgd tuned (batches of 256
 rows); scikit-learn's SGDRegressor / SGDClassifier at their defaults (for the
 classifier, ``loss="log_loss"`` as well, which gives probabilities); the optimum; a
-PyTorch mini-batch loop when torch is installed.
+PyTorch mini-batch loop when torch is installed; Vowpal Wabbit when installed: its own
+driver (``vowpalwabbit.Workspace(arg_list=[...])``, as ``python -m vowpalwabbit``) on a
+cache file (for more than one pass), at its defaults (its normalised adaptive update,
+learning rate 0.5) but for the loss: squared for regression; logistic with ``--link
+logistic`` (probabilities) for a binary problem; ``--oaa K --loss_function logistic
+--probabilities`` for K classes; its epochs are its ``--passes`` (with
+``--holdout_off``), one pass (its default) in the fit row. VW's fit time includes
+writing the training rows in its text format (the driver alone: ``driver_seconds`` in
+the JSON). VW parses in a thread of its own beside the learner, so it may use two cores.
 
 It prints a Markdown report and writes ``results/quality.md`` and ``results/quality.json``
 (``--quick``: n = 20,000, ``quality-quick.*``).
@@ -34,9 +42,11 @@ _common.reexec_without_openblas_overrides()  # before NumPy loads OpenBLAS
 import argparse
 import importlib.util
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,6 +167,8 @@ def contenders(task: str, threads: int) -> dict[str, Contender]:
         out["lbfgs (optimum)"] = (lambda e: sk.LogisticRegression(max_iter=1000), False)
     if importlib.util.find_spec("torch") is not None:
         out["PyTorch loop (Adam, batch 64)"] = (lambda e: TorchLinear(task, e or 20), True)
+    if importlib.util.find_spec("vowpalwabbit") is not None:
+        out["Vowpal Wabbit (its driver, defaults)"] = (lambda e: VowpalWabbit(task, e or 1), True)
     return out
 
 
@@ -202,6 +214,107 @@ class TorchLinear:
         s = self._scores(X).astype(np.float64)
         e = np.exp(s - s.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
+
+
+def write_vw_dense(path: Path, X: Any, labels: Any = None) -> None:
+    """Dense rows in Vowpal Wabbit's text format, ``label |f 0:0.12 1:-0.3 ...`` (the
+    column index as the feature's name, which VW uses as its index instead of hashing it;
+    ``%.9g``, float32's precision, which VW reads them into); no label when ``labels`` is
+    None."""
+    d = X.shape[1]
+    fmt = "|f " + " ".join(f"{j}:%.9g" for j in range(d))
+    rows = np.asarray(X, dtype=np.float64)
+    if labels is not None:
+        fmt = "%.9g " + fmt
+        rows = np.column_stack([np.asarray(labels, dtype=np.float64), rows])
+    with open(path, "w") as f:
+        f.write("\n".join([fmt % tuple(r) for r in rows.tolist()]))
+        f.write("\n")
+
+
+class VowpalWabbit:
+    """Vowpal Wabbit through its own driver, at its defaults but for the loss.
+
+    ``fit`` writes the training rows in VW's text format to a temporary directory and runs
+    ``vowpalwabbit.Workspace(arg_list=[...])`` on them with ``--passes N --holdout_off``
+    (over a cache file, ``--cache_file ... -k``, when N > 1: VW needs one to make more
+    than one pass), saving the model with ``-f``. Regression: ``--loss_function
+    squared``, the labels as they are; two classes: ``--loss_function logistic --link
+    logistic``, labels -1 / +1, so its predictions are P(second class); K classes: ``--oaa
+    K --loss_function logistic --probabilities``, labels 1..K (VW's convention), mapped
+    back to the original ones. ``predict`` / ``predict_proba`` write the rows and run a
+    second Workspace, ``-t -i model -p preds``. The model is kept in memory as bytes;
+    no file outlives a call. ``write_seconds_``, ``driver_seconds_``: the fit's two parts.
+    """
+
+    def __init__(self, task: str, passes: int = 1) -> None:
+        self.task, self.passes = task, passes
+
+    def fit(self, X: Any, y: Any) -> VowpalWabbit:
+        import vowpalwabbit
+
+        t0 = time.perf_counter()
+        y = np.asarray(y)
+        if self.task == "regression":
+            self.classes_ = None
+            labels = y
+            loss = ["--loss_function", "squared"]
+        else:
+            self.classes_, codes = np.unique(y, return_inverse=True)
+            if len(self.classes_) == 2:
+                labels = np.where(codes == 1, 1, -1)
+                loss = ["--loss_function", "logistic", "--link", "logistic"]
+            else:
+                labels = codes + 1
+                k = str(len(self.classes_))
+                loss = ["--oaa", k, "--loss_function", "logistic", "--probabilities"]
+        with tempfile.TemporaryDirectory(prefix="bench-quality-vw-") as tmp:
+            data, cache, model = (str(Path(tmp, f)) for f in ("train.vw", "train.cache", "model"))
+            write_vw_dense(Path(data), X, labels)
+            t1 = time.perf_counter()
+            args = ["-d", data, "--passes", str(self.passes), "--holdout_off", *loss]
+            if self.passes > 1:
+                args += ["--cache_file", cache, "-k"]
+            vowpalwabbit.Workspace(arg_list=[*args, "-f", model, "--quiet"]).finish()
+            t2 = time.perf_counter()
+            self._model = Path(model).read_bytes()
+        self.write_seconds_, self.driver_seconds_ = t1 - t0, t2 - t1
+        return self
+
+    def _multiclass(self) -> bool:
+        return self.classes_ is not None and len(self.classes_) > 2
+
+    def _predictions(self, X: Any) -> Any:
+        """VW's predictions: values (regression), P(second class) or an (n, K) array."""
+        import vowpalwabbit
+
+        with tempfile.TemporaryDirectory(prefix="bench-quality-vw-") as tmp:
+            data, model, preds = (str(Path(tmp, f)) for f in ("test.vw", "model", "preds"))
+            Path(model).write_bytes(self._model)
+            write_vw_dense(Path(data), X)
+            args = ["-t", "-i", model, "-d", data, "-p", preds, "--quiet"]
+            if self._multiclass():
+                args.append("--probabilities")  # not kept in the model
+            vowpalwabbit.Workspace(arg_list=args).finish()
+            text = Path(preds).read_text()
+        if not self._multiclass():
+            return np.array(text.split(), dtype=np.float64)
+        pairs = np.array(text.replace(":", " ").split(), dtype=np.float64).reshape(len(X), -1, 2)
+        if not (pairs[:, :, 0] == np.arange(1, len(self.classes_) + 1)).all():
+            raise RuntimeError("unexpected order of VW's class probabilities")
+        proba = pairs[:, :, 1]
+        return proba / proba.sum(axis=1, keepdims=True)  # 6 digits in the file: renormalise
+
+    def predict(self, X: Any) -> Any:
+        if self.classes_ is None:
+            return self._predictions(X)
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_proba(self, X: Any) -> Any:
+        if self.classes_ is None:
+            raise AttributeError("predict_proba: a regressor")
+        p = self._predictions(X)
+        return p if self._multiclass() else np.column_stack([1 - p, p])
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -281,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
                 "score_gap": opt_score - score(est, p),
                 "loss_gap": None if loss is None or opt_loss is None else loss / opt_loss - 1,
             }  # fmt: skip
+            if hasattr(est, "driver_seconds_"):  # VW: its driver alone, without the writing
+                row["driver_seconds"] = est.driver_seconds_
             if sweeps and not args.no_sweep and opt_loss is not None:
                 reach = time_to(make, p, opt_loss, (0.01, 0.001))
                 row["time_to_1pct"], row["time_to_01pct"] = reach[0.01], reach[0.001]
@@ -327,6 +442,13 @@ def main(argv: list[str] | None = None) -> int:
             "classifiers with probabilities. 's to 1 %': the fit time of the fewest epochs "
             f"(of {', '.join(map(str, EPOCH_SWEEP))}) whose test loss is within 1 % of the "
             "optimum's ('never' when 64 epochs are not)."
+            + (
+                " Vowpal Wabbit: epochs are its passes; its fit time includes writing the "
+                "training rows in its text format (its driver alone: `driver_seconds` in the "
+                "JSON)."
+                if any("driver_seconds" in r for r in rows)
+                else ""
+            )
         ),
         table,
         "## Targets",
