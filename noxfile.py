@@ -82,7 +82,10 @@ def lint(session: nox.Session) -> None:
     session.run("pytest", "tests/test_typing.py", "-p", "no:cacheprovider", *session.posargs)
 
 
-BENCHMARKS = ("bench_kernels.py", "bench_sgd.py", "bench_classify.py", "bench_scaling.py")
+BENCHMARKS = (
+    "bench_kernels.py", "bench_epoch.py", "bench_sgd.py", "bench_classify.py",
+    "bench_scaling.py", "bench_dropin.py", "bench_quality.py",
+)  # fmt: skip
 PLOT_OPTIONS = ("--quick", "--no-write")  # the options of plot_results.py among the bench ones
 
 
