@@ -815,3 +815,20 @@ def test_a_failed_partial_fit_leaves_the_model():
     with pytest.raises(ValueError, match="features"):
         est.partial_fit(X[:, :3], y)
     _same(_snapshot(est), before)
+
+
+def test_the_normalized_rule_reads_the_features_scales_once(monkeypatch):
+    """The rate and the model's scales come from one pass over X (mean_squares)."""
+    import fastsgd._driver as drv
+
+    calls = []
+    real = drv.CoreBackend.mean_squares
+
+    def counted(self, fit_intercept):
+        calls.append(fit_intercept)
+        return real(self, fit_intercept)
+
+    monkeypatch.setattr(drv.CoreBackend, "mean_squares", counted)
+    X, y = regression(n=300, d=4)
+    SGDRegressor(random_state=0, epochs=2).fit(X, y)
+    assert calls == [True]

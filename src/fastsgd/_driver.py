@@ -124,10 +124,14 @@ def _csr_sample(X: Any, rows_wanted: int) -> tuple[Any, Any, Any]:
 
 def preconditioner(backend: Backend, fit_intercept: bool) -> FloatArray:
     """The normalized rule's scales: one over each feature's mean square (1 for a feature
-    that is always 0), then the intercept's (d + 1 values with an intercept)."""
-    ms = np.asarray(backend.mean_squares(fit_intercept), dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        return np.where(ms > 0, 1.0 / ms, 1.0)
+    that is always 0), then the intercept's (d + 1 values with an intercept). One pass over
+    X per backend: the rate, the model's scales and a divergence message share it."""
+    cache: dict[bool, FloatArray] = backend.__dict__.setdefault("_scales", {})
+    if fit_intercept not in cache:
+        ms = np.asarray(backend.mean_squares(fit_intercept), dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            cache[fit_intercept] = np.where(ms > 0, 1.0 / ms, 1.0)
+    return cache[fit_intercept]
 
 
 def _backend_curvature(
