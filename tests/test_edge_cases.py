@@ -345,3 +345,28 @@ def test_suggested_rate_at_any_scale(scale: float) -> None:
     assert fastsgd.suggest_learning_rate(X, fit_intercept=True) * lam_t == pytest.approx(
         1.0, rel=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 0, 3, 7, 0], dtype=np.int64),
+        np.array([1, 1, 1], dtype=np.int32),
+        np.array([2, 5, 2], dtype=np.uint8),
+        np.array([0, 1] * 10, dtype=np.uint32),
+        np.array([-1, 1, -1], dtype=np.int64),  # negative: sorted instead of counted
+        np.array([0, 2**40, 5], dtype=np.int64),  # a range far longer than y
+        np.array([2**63 + 1, 0], dtype=np.uint64),
+        np.array([1.5, 0.5, 1.5]),
+        np.array(["b", "a", "b"]),
+        np.array([True, False, True]),
+    ],
+    ids=lambda y: f"{y.dtype}-{y[:3].tolist()}",
+)
+def test_the_labels_of_y_are_np_unique(y: Any) -> None:
+    from fastsgd._validation import sorted_labels
+
+    got = sorted_labels(y)
+    expected = np.unique(y)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

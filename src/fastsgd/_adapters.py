@@ -20,7 +20,7 @@ from sklearn.utils.validation import validate_data
 from fastsgd import _driver as driver
 from fastsgd._data import Dataset
 from fastsgd._registry import Loss
-from fastsgd._validation import FloatArray
+from fastsgd._validation import FloatArray, sorted_labels
 from fastsgd.config import FitConfig
 
 FLOAT_DTYPES = [np.float64, np.float32]
@@ -138,7 +138,7 @@ class InMemory:
 
     def labels(self, y: Any) -> np.ndarray[Any, Any]:
         check_classification_targets(y)
-        return np.unique(y)
+        return sorted_labels(y)
 
     def bincount(self, y: Any, k: int) -> np.ndarray[Any, Any]:
         return np.bincount(y, minlength=k)

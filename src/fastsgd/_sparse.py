@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fastsgd._ext import _core
+from fastsgd._validation import check_finite as _check_finite
 
 __all__ = ["as_csr", "is_sparse", "sparse_module"]
 
@@ -57,9 +58,8 @@ def as_csr(X: Any, name: str = "X", dtype: Any = None, *, check_finite: bool = T
     data = np.require(data, dtype=dt, requirements=["C", "A"])
     indices = np.require(indices, requirements=["C", "A"])
     indptr = np.require(indptr, requirements=["C", "A"])
-    if check_finite and data.size and not np.isfinite(data).all():
-        bad = "NaN" if np.isnan(data).any() else "infinity"
-        raise ValueError(f"{name} contains {bad}")
+    if check_finite:  # in blocks: no temporary as long as the values
+        _check_finite(data, name)
     try:
         csr = _core.CsrMatrix(data, indices, indptr, int(X.shape[1]))
     except ValueError as exc:

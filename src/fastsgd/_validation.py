@@ -133,3 +133,18 @@ def check_int(value: Any, name: str, *, minimum: int, maximum: int | None = None
     if maximum is not None and v > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {v}")
     return v
+
+
+def sorted_labels(y: Any) -> np.ndarray[Any, Any]:
+    """``np.unique(y)``: the distinct labels, sorted, in y's dtype.
+
+    Non-negative integer labels of a range at most as long as y (class codes) are counted
+    (one pass, no sort); anything else goes to np.unique.
+    """
+    y = np.asarray(y)
+    counted = y.dtype.kind == "i" or (y.dtype.kind == "u" and y.dtype.itemsize < 8)
+    if y.ndim == 1 and y.size and counted:
+        lo, hi = int(y.min()), int(y.max())
+        if lo >= 0 and hi <= max(y.size, 1024):
+            return np.flatnonzero(np.bincount(y, minlength=hi + 1)).astype(y.dtype)
+    return np.unique(y)

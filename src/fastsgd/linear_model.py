@@ -74,6 +74,7 @@ from fastsgd._data import Dataset
 from fastsgd._ext import _core
 from fastsgd._registry import LOSSES
 from fastsgd._sparse import as_csr, is_sparse
+from fastsgd._validation import sorted_labels
 from fastsgd.config import FitConfig
 from fastsgd.kernels import dot
 
@@ -531,6 +532,8 @@ class _BaseSGD(BaseEstimator):  # type: ignore[misc]
 def _encode(y: Any, classes: Any) -> Any:
     """Each label's index in classes (-1 for a label not among them), as int64."""
     if len(classes) == 2:  # one comparison: 1 for the positive class, 0 for the rest
+        if y.dtype == np.int64 and y.size and y.min() == 0 and y.max() == 1 and classes[1] == 1:
+            return np.ascontiguousarray(y)  # already 0 and 1: read as it is
         return (y == classes[1]).astype(np.int64)
     idx = np.searchsorted(classes, y)
     np.clip(idx, 0, len(classes) - 1, out=idx)
@@ -705,7 +708,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
         if hasattr(self, "classes_"):
             delattr(self, "classes_")
         y = validate_data(self, y=y)
-        classes = np.unique(y)
+        classes = sorted_labels(y)
         if self.warm_start and hasattr(self, "coef_"):
             if coef_init is None:
                 coef_init = self.coef_

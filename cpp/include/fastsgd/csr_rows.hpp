@@ -137,21 +137,60 @@ void loss_grad_sums(const CsrRows<T, I>& src, const RowSet& rows, const Targets<
 
 // --- epochs -------------------------------------------------------------------------------
 
-// Ask for the first cache lines of the given rows (their values and columns) and targets.
+// Ask for the cache lines of the given rows (their values and columns, up to 1 KiB of
+// each: a shuffled row is a short run the hardware prefetcher has no time to follow) and
+// their targets.
 template <class T, class I>
 FASTSGD_ALWAYS_INLINE void prefetch_rows(const CsrRows<T, I>& src, const Targets<T>& tg,
                                          const index_t* rows, index_t m) {
 #if defined(__GNUC__) || defined(__clang__)
+  constexpr index_t kMaxBytes = 1024;
   for (index_t i = 0; i < m; ++i) {
-    const I b = src.indptr[rows[i]];
-    __builtin_prefetch(src.data + b, 0, 3);
-    __builtin_prefetch(src.indices + b, 0, 3);
+    const I b = src.indptr[rows[i]], e = src.indptr[rows[i] + 1];
+    const char* data = reinterpret_cast<const char*>(src.data + b);
+    const char* cols = reinterpret_cast<const char*>(src.indices + b);
+    const index_t nnz = static_cast<index_t>(e - b);
+    const index_t dbytes = imin(nnz * static_cast<index_t>(sizeof(T)), kMaxBytes);
+    const index_t cbytes = imin(nnz * static_cast<index_t>(sizeof(I)), kMaxBytes);
+    __builtin_prefetch(data, 0, 3);
+    __builtin_prefetch(cols, 0, 3);
+    // the lines after the first (a row's start is not aligned to a line: the last byte's),
+    // into L2 only: the rows of `ahead` batches outgrow L1, where the weights are
+    for (index_t off = 64; off < dbytes; off += 64) __builtin_prefetch(data + off, 0, 1);
+    if (dbytes > 0) __builtin_prefetch(data + dbytes - 1, 0, 1);
+    for (index_t off = 64; off < cbytes; off += 64) __builtin_prefetch(cols + off, 0, 1);
+    if (cbytes > 0) __builtin_prefetch(cols + cbytes - 1, 0, 1);
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
     if (tg.sample_weight != nullptr) __builtin_prefetch(tg.sample_weight + rows[i], 0, 3);
   }
 #else
   (void)src, (void)tg, (void)rows, (void)m;
+#endif
+}
+
+// Ask for the weights (and their averages) at the columns of the given rows: a sparse
+// step's random reads and writes of W, which is larger than L2 for hashed features and
+// whose rarely used columns are not in any cache. Up to 4 outputs.
+template <class T, class I>
+FASTSGD_ALWAYS_INLINE void prefetch_weights(const CsrRows<T, I>& src, const Model& M,
+                                            const RowSet& rows) {
+#if defined(__GNUC__) || defined(__clang__)
+  if (M.k > 4) return;
+  const double* V = M.V.data();
+  const double* AV = M.averaging() && !M.AV.empty() ? M.AV.data() : nullptr;
+  for (index_t r = 0; r < rows.size; ++r) {
+    const index_t id = rows.id(r);
+    for (I j = src.indptr[id]; j < src.indptr[id + 1]; ++j) {
+      const index_t col = static_cast<index_t>(src.indices[j]);
+      for (index_t c = 0; c < M.k; ++c) {
+        __builtin_prefetch(V + c * M.d + col, 1, 3);
+        if (AV != nullptr) __builtin_prefetch(AV + c * M.d + col, 1, 3);
+      }
+    }
+  }
+#else
+  (void)src, (void)M, (void)rows;
 #endif
 }
 

@@ -158,12 +158,15 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
                                          const index_t* rows, index_t m) {
 #if defined(__GNUC__) || defined(__clang__)
   const index_t row_bytes = src.d * static_cast<index_t>(sizeof(T));
-  // every cache line of a row up to 512 bytes; of longer rows the first 512 bytes (the
-  // hardware prefetcher follows a row read front to back)
-  const index_t span = row_bytes < 512 ? row_bytes : 512;
+  // every cache line of a row up to 1 KiB; of longer rows the first 1 KiB (the hardware
+  // prefetcher follows a row read front to back). The lines after the first 512 bytes go
+  // to L2 only: the rows of `ahead` batches would outgrow L1.
+  const index_t span = row_bytes < 1024 ? row_bytes : 1024;
+  const index_t near_span = span < 512 ? span : 512;
   for (index_t i = 0; i < m; ++i) {
     const char* x = reinterpret_cast<const char*>(src.row(rows[i]));
-    for (index_t off = 0; off < span; off += 64) __builtin_prefetch(x + off, 0, 3);
+    for (index_t off = 0; off < near_span; off += 64) __builtin_prefetch(x + off, 0, 3);
+    for (index_t off = near_span; off < span; off += 64) __builtin_prefetch(x + off, 0, 1);
     __builtin_prefetch(x + span - 1, 0, 3);  // the line of the last byte (rows not aligned to 64)
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
@@ -173,6 +176,11 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
   (void)src, (void)tg, (void)rows, (void)m;
 #endif
 }
+
+// Ask for the model's weights the given rows will read and write (sparse sources:
+// csr_rows.hpp). A dense row reads every weight, which stay in cache: nothing to ask.
+template <class T>
+FASTSGD_ALWAYS_INLINE void prefetch_weights(const DenseRows<T>&, const Model&, const RowSet&) {}
 
 template <class T>
 std::vector<T>& gather_x(TrainWorkspace& ws);
@@ -434,6 +442,22 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
+  // Batches of fewer than kNearRows rows: the weights of the rows kNearRows rows on are
+  // asked for before their turn (their columns are in cache by then, prefetched `ahead`).
+  // A sparse row's weights are random reads of a vector larger than L2, and the next row's
+  // reads wait for this row's step; a larger batch's reads do not wait for each other
+  // (a no-op for dense rows).
+  constexpr index_t kNearRows = 4;
+  const bool near_weights = B < kNearRows && !pieces;
+  const index_t near = imin((kNearRows + B - 1) / B, ahead);
+  auto prefetch_near = [&](index_t batch) {
+    if (!near_weights || batch >= nbatches) return;
+    const index_t m = imin(B, active - batch * B);
+    prefetch_weights(src, M,
+                     in_order ? RowSet{nullptr, batch * B, m}
+                              : RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m});
+  };
+  for (index_t b = 1; b < near; ++b) prefetch_near(b);
 
   EpochStats stats;
   stats.rows = active;
@@ -447,10 +471,11 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
         stats.objective_sum += static_cast<double>(m) * (l2 * 0.5 * M.sq_norm + l1 * M.l1_norm);
     }
     LossSums sums;
+    if (!in_order && !pieces) draw(batch + ahead);
+    prefetch_near(batch + near);
     if (in_order) {
       sums = step(RowSet{nullptr, start, m}, m, lr);
     } else if (!pieces) {
-      draw(batch + ahead);
       sums = step(RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m}, m, lr);
     } else {
       if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
