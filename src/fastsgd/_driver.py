@@ -114,10 +114,18 @@ def _csr_sample(X: Any, rows_wanted: int) -> tuple[Any, Any, Any]:
     np.cumsum(lengths, out=new_indptr[1:])
     # positions of the sample's values: each row's run of X.data
     take = np.repeat(starts - new_indptr[:-1], lengths) + np.arange(new_indptr[-1])
-    cols, renumbered = np.unique(np.asarray(X.indices)[take], return_inverse=True)
+    # the columns used, in order, and each one's new number (np.unique(..., return_inverse=True)
+    # without its sort: a mark per column)
+    used = np.asarray(X.indices)[take]
+    marked = np.zeros(X.shape[1], dtype=bool)
+    marked[used] = True
+    cols = np.flatnonzero(marked)
+    del marked
+    number = np.empty(X.shape[1], dtype=new_indptr.dtype)
+    number[cols] = np.arange(cols.size, dtype=new_indptr.dtype)
     sample = _core.CsrMatrix(
-        np.ascontiguousarray(np.asarray(X.data)[take]), renumbered.astype(new_indptr.dtype),
-        new_indptr, max(int(cols.size), 1),
+        np.ascontiguousarray(np.asarray(X.data)[take]), number[used], new_indptr,
+        max(int(cols.size), 1),
     )  # fmt: skip
     return sample, rows, cols
 
