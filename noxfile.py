@@ -228,7 +228,7 @@ def _install_sanitized(session: nox.Session, extras: str, build_dir: str, *defin
     session.install("scikit-build-core>=0.10", "pybind11>=3.0", "numpy")
     session.install(
         "--no-build-isolation",
-        "-Ccmake.build-type=Debug",  # -O0 -g for the bindings (the kernels keep -O3, with checks)
+        "-Ccmake.build-type=Debug",  # -O0 -g for the bindings, -O1 for the kernels (cpp/core.cmake)
         f"-Cbuild-dir={build_dir}",
         *(f"-Ccmake.define.{d}" for d in defines),
         f".{extras}",
