@@ -1,6 +1,7 @@
 // Bindings of training: the model state (Model), the options of an epoch
 // (EpochOptions, one bound struct) and the Trainer, which runs whole epochs in
 // C++ with the GIL released, polling for Ctrl-C (KeyboardInterrupt).
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -12,14 +13,25 @@
 namespace fastsgd::bind {
 namespace {
 
+// Signals are checked at most every 10 ms of the epoch's wall time. Taking the GIL more
+// often starves other Python threads when the CPUs are busy: a thread woken by the GIL's
+// release does not run before the loop takes it again, and CPython's forced switch needs
+// 5 ms in which nobody took it (a timer sending SIGINT never ran, under load).
+constexpr std::chrono::milliseconds kSignalInterval{10};
+
 struct Poll {
   bool signalled = false;
+  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
 };
 
 bool check_signals(void* ctx) {
+  auto* pl = static_cast<Poll*>(ctx);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - pl->last < kSignalInterval) return false;
+  pl->last = now;
   const py::gil_scoped_acquire acquire;
   if (PyErr_CheckSignals() != 0) {  // leaves the exception set for the caller
-    static_cast<Poll*>(ctx)->signalled = true;
+    pl->signalled = true;
     return true;
   }
   return false;
