@@ -88,6 +88,20 @@ def arrange() -> Callable[[np.ndarray[Any, Any], str], np.ndarray[Any, Any]]:
 
 
 @pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt for the test, as in a terminal: a process started in
+    the background by a shell (``pytest &``) inherits SIGINT ignored, and Python then keeps
+    it ignored. The previous handler is restored afterwards."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def restore_threads() -> Iterator[None]:
     """Give back fastsgd's thread setting after a test that changes it."""
     before = fastsgd.get_num_threads()

@@ -203,7 +203,9 @@ def _long_problem() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 
 @pytest.mark.timeout(120)
-def test_a_signal_from_another_thread_stops_a_long_fit_promptly(workload: Any) -> None:
+def test_a_signal_from_another_thread_stops_a_long_fit_promptly(
+    workload: Any, sigint_raises: None
+) -> None:
     """SIGINT sent to the main thread (pthread_kill) from another thread, while the main thread
     is inside the C++ epoch loop and four other threads train their own models."""
     if threading.current_thread() is not threading.main_thread():
@@ -249,7 +251,9 @@ def test_a_signal_from_another_thread_stops_a_long_fit_promptly(workload: Any) -
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_while_a_worker_thread_fits_reaches_the_main_thread(workload: Any) -> None:
+def test_ctrl_c_while_a_worker_thread_fits_reaches_the_main_thread(
+    workload: Any, sigint_raises: None
+) -> None:
     """The core releases the GIL, so the main thread runs its signal handler at once even
     while another thread is deep in a long fit; the worker's fit carries on to the end."""
     if threading.current_thread() is not threading.main_thread():

@@ -607,7 +607,7 @@ def test_same_bits_for_one_and_two_threads(batch_size, dtype):
 
 
 @pytest.mark.timeout(60)
-def test_ctrl_c_stops_a_long_fit_promptly():
+def test_ctrl_c_stops_a_long_fit_promptly(sigint_raises):
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals are delivered to the main thread")
     rng = np.random.default_rng(0)
