@@ -361,13 +361,23 @@ def test_input_errors_are_sklearns():
 def test_partial_fit_errors_are_sklearns():
     X, y = _data()
     for params, kwargs in [({}, {}), ({"class_weight": "balanced"}, {"classes": [0, 1]}),
-                           ({"early_stopping": True}, {"classes": [0, 1]})]:  # fmt: skip
+                           ({"early_stopping": True}, {"classes": [0, 1]}),
+                           ({}, {"classes": [0, 7]}), ({}, {"classes": [1, 7]})]:  # fmt: skip
         msgs = []
         for module in (sk, fs):
             with pytest.raises(ValueError) as info:  # noqa: PT011 - the message is compared below
                 module.SGDClassifier(**params).partial_fit(X, y, **kwargs)
             msgs.append(str(info.value))
         assert msgs[0] == msgs[1]
+    # string labels: y's labels must be among the classes
+    labels = np.array(["a", "b"])[y]
+    msgs = []
+    for module in (sk, fs):
+        with pytest.raises(ValueError) as info:  # noqa: PT011 - the message is compared below
+            module.SGDClassifier().partial_fit(X, labels, classes=["a", "c"])
+        msgs.append(str(info.value))
+    assert msgs[0] == msgs[1]
+    assert "classes should include all valid labels" in msgs[1]
 
 
 def test_overflow_error_is_sklearns_and_leaves_the_estimator_as_it_was():
