@@ -27,7 +27,9 @@ Extras beyond scikit-learn, off by default so that results match:
 
 float32 input stays float32, as in scikit-learn (no copy of X); the core keeps the
 model in float64, so float32 results differ from scikit-learn's float32 arithmetic in
-the last digits.
+the last digits. (Since its trajectory cannot be scikit-learn's bit for bit, a float32
+row's score is summed in four partial sums, not feature by feature: a shorter critical
+path for the step.)
 
 The bookkeeping between epochs and calls (``t_``, ``n_iter_``, the standard and
 averaged parameters, warm starts) follows scikit-learn's own code line by line,

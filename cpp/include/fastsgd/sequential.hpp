@@ -55,8 +55,22 @@ struct SequentialStep {
     const PenaltySpec& pen = spec.step.penalty;
     const double alpha = pen.alpha, l1_ratio = pen.l1_ratio;
 
-    double inner = 0.0;  // w.dot(x): feature by feature
-    for (index_t j = 0; j < x.n; ++j) inner += V[x.col(j)] * static_cast<double>(x.val[j]);
+    double inner = 0.0;  // w.dot(x)
+    if constexpr (sizeof(T) == 8) {
+      // feature by feature, as scikit-learn adds them
+      for (index_t j = 0; j < x.n; ++j) inner += V[x.col(j)] * static_cast<double>(x.val[j]);
+    } else {
+      // float32 data: scikit-learn trains a float32 model on it, whose trajectory the
+      // float64 model here follows closely but not bit for bit whatever the order; four
+      // partial sums keep the step's critical path short (one chain of x.n dependent
+      // adds, the next row's score waiting on this row's update, was most of a step).
+      double s[4] = {0.0, 0.0, 0.0, 0.0};
+      index_t j = 0;
+      for (; j + 4 <= x.n; j += 4)
+        for (int q = 0; q < 4; ++q) s[q] += V[x.col(j + q)] * static_cast<double>(x.val[j + q]);
+      for (; j < x.n; ++j) s[0] += V[x.col(j)] * static_cast<double>(x.val[j]);
+      inner = (s[0] + s[1]) + (s[2] + s[3]);
+    }
     inner *= M.scale;
     const double p = inner + (M.intercept ? M.b[0] : 0.0);
 
