@@ -426,6 +426,11 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   // before they are used and their rows prefetched, so that the cache misses of
   // a shuffled gather overlap with the work on the batches in between.
   const bool pieces = !in_order && B > kPiece && Step::has_pieces;
+  // An explicit order without skipped rows lists each batch's rows as they are: batches
+  // point into it (no copy into the ring), and the rows `ahead` batches on are prefetched
+  // straight from it (scikit-learn's face: one row a batch, where drawing it through the
+  // stream took more instructions than the step).
+  const bool listed = spec.order != nullptr && spec.skip == nullptr && !pieces;
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
   constexpr index_t kAheadRows = 128;
   const index_t ahead = B >= kAheadRows ? 1 : (kAheadRows + B - 1) / B;
@@ -434,12 +439,17 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   const index_t slot_mask = slots - 1;
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;
+    if (listed) {
+      const index_t first = batch * B;
+      prefetch_rows(src, tg, spec.order + first, imin(B, active - first));
+      return;
+    }
     index_t* dst = ws.ring.data() + (batch & slot_mask) * B;
     const index_t got = stream.next(B, dst);
     prefetch_rows(src, tg, dst, got);
   };
   if (!in_order && !pieces) {
-    ws.ring.resize(static_cast<std::size_t>(slots * B));
+    if (!listed) ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
   // Batches of fewer than kNearRows rows: the weights of the rows kNearRows rows on are
@@ -455,12 +465,15 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     const index_t m = imin(B, active - batch * B);
     prefetch_weights(src, M,
                      in_order ? RowSet{nullptr, batch * B, m}
+                     : listed ? RowSet{spec.order + batch * B, 0, m}
                               : RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m});
   };
   for (index_t b = 1; b < near; ++b) prefetch_near(b);
 
   EpochStats stats;
   stats.rows = active;
+  const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
+  index_t until_poll = spec.poll_every;  // steps left before the next poll
   const double l2 = spec.step.penalty.l2, l1 = spec.step.penalty.l1;
   for (index_t batch = 0; batch < nbatches; ++batch) {
     const index_t start = batch * B;
@@ -475,6 +488,8 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     prefetch_near(batch + near);
     if (in_order) {
       sums = step(RowSet{nullptr, start, m}, m, lr);
+    } else if (listed) {
+      sums = step(RowSet{spec.order + start, 0, m}, m, lr);
     } else if (!pieces) {
       sums = step(RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m}, m, lr);
     } else {
@@ -486,10 +501,12 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
       if (spec.track_objective) stats.objective_sum += sums.loss;
     }
     ++stats.steps;
-    if (spec.should_stop != nullptr && spec.poll_every > 0 && stats.steps % spec.poll_every == 0 &&
-        batch + 1 < nbatches && spec.should_stop(spec.poll_context)) {
-      stats.stopped = true;
-      break;
+    if (polls && --until_poll == 0) {
+      until_poll = spec.poll_every;
+      if (batch + 1 < nbatches && spec.should_stop(spec.poll_context)) {
+        stats.stopped = true;
+        break;
+      }
     }
   }
   if constexpr (Step::sums_objective) stats.objective_sum = step.objective;
