@@ -93,8 +93,7 @@ def make_data(n: int, d: int, dtype: Any, seed: int = 0) -> dict[str, Any]:
 def shuffled_reads(X: Any, epochs: int = EPOCHS, seed: int = 0) -> Any:
     """X's rows read once per epoch, each epoch in a shuffled order of its own, in C++ and
     nothing else: the memory floor of a fit visiting the rows in a shuffled order."""
-    rng = np.random.default_rng(seed)
-    orders = [rng.permutation(X.shape[0]).astype(np.int64) for _ in range(epochs)]
+    orders = [_core.permutation(X.shape[0], seed, epoch) for epoch in range(epochs)]
 
     def run() -> None:
         for order in orders:

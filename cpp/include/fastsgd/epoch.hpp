@@ -437,11 +437,16 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   index_t slots = 2;  // a power of two > ahead: a batch's slot is a mask, not a division
   while (slots <= ahead) slots *= 2;
   const index_t slot_mask = slots - 1;
+  // The m rows of a drawn batch: a range, a run of the order, or the batch's ring slot.
+  auto batch_rows = [&](index_t batch, index_t m) {
+    if (in_order) return RowSet{nullptr, batch * B, m};
+    if (listed) return RowSet{spec.order + batch * B, 0, m};
+    return RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m};
+  };
   auto draw = [&](index_t batch) {
     if (batch >= nbatches) return;
     if (listed) {
-      const index_t first = batch * B;
-      prefetch_rows(src, tg, spec.order + first, imin(B, active - first));
+      prefetch_rows(src, tg, spec.order + batch * B, imin(B, active - batch * B));
       return;
     }
     index_t* dst = ws.ring.data() + (batch & slot_mask) * B;
@@ -462,11 +467,7 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   const index_t near = imin((kNearRows + B - 1) / B, ahead);
   auto prefetch_near = [&](index_t batch) {
     if (!near_weights || batch >= nbatches) return;
-    const index_t m = imin(B, active - batch * B);
-    prefetch_weights(src, M,
-                     in_order ? RowSet{nullptr, batch * B, m}
-                     : listed ? RowSet{spec.order + batch * B, 0, m}
-                              : RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m});
+    prefetch_weights(src, M, batch_rows(batch, imin(B, active - batch * B)));
   };
   for (index_t b = 1; b < near; ++b) prefetch_near(b);
 
@@ -486,12 +487,8 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     LossSums sums;
     if (!in_order && !pieces) draw(batch + ahead);
     prefetch_near(batch + near);
-    if (in_order) {
-      sums = step(RowSet{nullptr, start, m}, m, lr);
-    } else if (listed) {
-      sums = step(RowSet{spec.order + start, 0, m}, m, lr);
-    } else if (!pieces) {
-      sums = step(RowSet{ws.ring.data() + (batch & slot_mask) * B, 0, m}, m, lr);
+    if (!pieces) {
+      sums = step(batch_rows(batch, m), m, lr);
     } else {
       if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
     }
