@@ -358,6 +358,52 @@ def test_input_errors_are_sklearns():
     assert msgs[0] == msgs[1]
 
 
+@pytest.mark.timeout(60)
+def test_ctrl_c_stops_a_drop_in_fit_inside_its_epoch(sigint_raises, monkeypatch):
+    """The per-row loop polls for signals: Ctrl-C stops an epoch of 40 M rows (a second or
+    more) within a fraction of it, and the estimator keeps its previous fit."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import fastsgd._driver as drv
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40_000_000, 1), dtype=np.float32)
+    y = 2.0 * X[:, 0] + 1.0
+    est = fs.SGDRegressor(max_iter=3, tol=None, random_state=0).fit(X[:1000], y[:1000])
+    before = (est.coef_.copy(), est.intercept_.copy(), est.t_)
+    sent: dict[str, float] = {}
+    timers = []
+    real_epoch = drv.CoreBackend.epoch
+
+    def epoch(self: Any, model: Any, options: Any) -> Any:
+        if not timers:  # the signal arrives 0.2 s into the first epoch
+            timers.append(threading.Timer(0.2, interrupt))
+            timers[0].start()
+        return real_epoch(self, model, options)
+
+    def interrupt() -> None:
+        sent["t"] = time.perf_counter()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(drv.CoreBackend, "epoch", epoch)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            est.set_params(max_iter=1000).fit(X, y)
+        stopped = time.perf_counter()
+    finally:
+        for timer in timers:
+            timer.cancel()
+    assert stopped - sent["t"] < 0.5
+    np.testing.assert_array_equal(est.coef_, before[0])
+    np.testing.assert_array_equal(est.intercept_, before[1])
+    assert est.t_ == before[2]
+
+
 def test_partial_fit_errors_are_sklearns():
     X, y = _data()
     for params, kwargs in [({}, {}), ({"class_weight": "balanced"}, {"classes": [0, 1]}),

@@ -544,13 +544,16 @@ def _encode(y: Any, classes: Any) -> Any:
     return codes
 
 
-def _class_weights(class_weight: Any, classes: Any, y: Any) -> Any:
+def _class_weights(class_weight: Any, classes: Any, y: Any, y_labels: Any = None) -> Any:
     """scikit-learn's ``compute_class_weight(class_weight, classes=classes, y=y)``; for
     None, y's labels are counted, not sorted (``np.unique`` of a million labels is ~10 ms,
-    and scikit-learn's function sorts y even when every weight is 1)."""
+    and scikit-learn's function sorts y even when every weight is 1), or taken from
+    ``y_labels`` when the caller has them (``fit``: the classes are y's labels)."""
     if class_weight is not None:
         return compute_class_weight(class_weight, classes=classes, y=y)
-    if not np.isin(sorted_labels(y), classes).all():
+    if y_labels is None:
+        y_labels = sorted_labels(y)
+    if not np.isin(y_labels, classes).all():
         raise ValueError("classes should include all valid labels that can be in y")
     return np.ones(classes.shape[0], dtype=np.float64)
 
@@ -737,12 +740,14 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
             self._average_intercept = None
         self.t_ = 1.0
         self._partial_fit(X, y, self.alpha, self.loss, self.learning_rate, self.max_iter,
-                          classes, sample_weight, coef_init, intercept_init)  # fmt: skip
+                          classes, sample_weight, coef_init, intercept_init,
+                          y_labels=classes)  # fmt: skip
         self._check_convergence()
 
     def _partial_fit(self, X: Any, y: Any, alpha: float, loss: str, learning_rate: str,
                      max_iter: int, classes: Any, sample_weight: Any, coef_init: Any,
-                     intercept_init: Any) -> None:  # fmt: skip
+                     intercept_init: Any, y_labels: Any = None) -> None:  # fmt: skip
+        """scikit-learn's _partial_fit (y_labels: y's distinct labels, when known)."""
         first_call = not hasattr(self, "classes_")
         X, y = self._validate_X_y(X, y, reset=first_call)
         n_features = X.shape[1]
@@ -758,7 +763,7 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
             else:
                 self.classes_ = unique_labels(classes)
         n_classes = self.classes_.shape[0]
-        self._expanded_class_weight = _class_weights(self.class_weight, self.classes_, y)
+        self._expanded_class_weight = _class_weights(self.class_weight, self.classes_, y, y_labels)
         sample_weight = _sample_weight(sample_weight, X, allow_all_zero=self.early_stopping)
         if getattr(self, "coef_", None) is None or coef_init is not None:
             self._allocate_parameter_mem(n_classes, n_features, X.dtype, coef_init,

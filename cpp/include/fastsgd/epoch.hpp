@@ -77,6 +77,8 @@ constexpr index_t kGatherMaxD = 8;
 // Batches larger than this are drawn and summed this many rows at a time, so a
 // shuffle never holds more row indices (or gathered rows) than this.
 constexpr index_t kPiece = index_t{1} << 16;
+// Rows of small batches are asked for this many rows before their turn.
+constexpr index_t kAheadRows = 128;
 
 inline namespace FASTSGD_ISA {
 
@@ -432,7 +434,6 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
   // stream took more instructions than the step).
   const bool listed = spec.order != nullptr && spec.skip == nullptr && !pieces;
   const index_t nbatches = B > 0 ? (active + B - 1) / B : 0;
-  constexpr index_t kAheadRows = 128;
   const index_t ahead = B >= kAheadRows ? 1 : (kAheadRows + B - 1) / B;
   index_t slots = 2;  // a power of two > ahead: a batch's slot is a mask, not a division
   while (slots <= ahead) slots *= 2;
