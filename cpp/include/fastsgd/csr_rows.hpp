@@ -169,31 +169,6 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const CsrRows<T, I>& src, const Targets
 #endif
 }
 
-// Ask for the weights (and their averages) at the columns of the given rows: a sparse
-// step's random reads and writes of W, which is larger than L2 for hashed features and
-// whose rarely used columns are not in any cache. Up to 4 outputs.
-template <class T, class I>
-FASTSGD_ALWAYS_INLINE void prefetch_weights(const CsrRows<T, I>& src, const Model& M,
-                                            const RowSet& rows) {
-#if defined(__GNUC__) || defined(__clang__)
-  if (M.k > 4) return;
-  const double* V = M.V.data();
-  const double* AV = M.averaging() && !M.AV.empty() ? M.AV.data() : nullptr;
-  for (index_t r = 0; r < rows.size; ++r) {
-    const index_t id = rows.id(r);
-    for (I j = src.indptr[id]; j < src.indptr[id + 1]; ++j) {
-      const index_t col = static_cast<index_t>(src.indices[j]);
-      for (index_t c = 0; c < M.k; ++c) {
-        __builtin_prefetch(V + c * M.d + col, 1, 3);
-        if (AV != nullptr) __builtin_prefetch(AV + c * M.d + col, 1, 3);
-      }
-    }
-  }
-#else
-  (void)src, (void)M, (void)rows;
-#endif
-}
-
 // The gradient sums of a batch's CSR rows (any rule but plain SGD: dense G).
 template <class T, class I>
 void batch_sums(const CsrRows<T, I>& src, const Targets<T>& tg, const Params& p,

@@ -179,11 +179,6 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
 #endif
 }
 
-// Ask for the model's weights the given rows will read and write (sparse sources:
-// csr_rows.hpp). A dense row reads every weight, which stay in cache: nothing to ask.
-template <class T>
-FASTSGD_ALWAYS_INLINE void prefetch_weights(const DenseRows<T>&, const Model&, const RowSet&) {}
-
 template <class T>
 std::vector<T>& gather_x(TrainWorkspace& ws);
 template <>
@@ -458,20 +453,6 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     if (!listed) ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
-  // Batches of fewer than kNearRows rows: the weights of the rows kNearRows rows on are
-  // asked for before their turn (their columns are in cache by then, prefetched `ahead`).
-  // A sparse row's weights are random reads of a vector larger than L2, and the next row's
-  // reads wait for this row's step; a larger batch's reads do not wait for each other
-  // (a no-op for dense rows).
-  constexpr index_t kNearRows = 4;
-  const bool near_weights = B < kNearRows && !pieces;
-  const index_t near = imin((kNearRows + B - 1) / B, ahead);
-  auto prefetch_near = [&](index_t batch) {
-    if (!near_weights || batch >= nbatches) return;
-    prefetch_weights(src, M, batch_rows(batch, imin(B, active - batch * B)));
-  };
-  for (index_t b = 1; b < near; ++b) prefetch_near(b);
-
   EpochStats stats;
   stats.rows = active;
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
@@ -487,7 +468,6 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     }
     LossSums sums;
     if (!in_order && !pieces) draw(batch + ahead);
-    prefetch_near(batch + near);
     if (!pieces) {
       sums = step(batch_rows(batch, m), m, lr);
     } else {

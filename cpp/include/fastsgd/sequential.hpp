@@ -144,53 +144,96 @@ struct SequentialStep {
 // batch machinery between rows (scikit-learn's defaults; the step and the epoch
 // loop around it took some 390 instructions a row). Rows are visited in
 // spec.order, or 0, 1, ... without one; the rows kAheadRows on, and their
-// targets, are asked for before their turn. The learning rates are computed
-// kRateBlock steps at a time, out of the loop's way (a std::pow each with
-// invscaling: inside the loop, its instructions crowded out the misses of the
-// shuffled rows). kSums: the rows' losses (and with track_objective scikit-learn's
-// objective) are summed.
-constexpr index_t kRateBlock = 64;
+// targets, are asked for before their turn. Each learning rate is computed kRates
+// steps before its step (a std::pow with invscaling): off the step's critical path, the
+// next row's score waiting on this row's update. kSums: the rows' losses (and with
+// track_objective scikit-learn's objective) are summed.
+constexpr index_t kRates = 64;  // a power of two
+
+// Row `id` of a dense X and its targets, asked for as prefetch_rows asks (a function, not
+// a lambda: GCC drops a lambda whose body is only prefetches, as a call without effects).
+template <class T>
+FASTSGD_ALWAYS_INLINE void prefetch_dense_row(const T* X, index_t ld, index_t id, index_t span,
+                                              index_t near_span, const T* Y, index_t ldy,
+                                              const std::int64_t* labels,
+                                              const double* sample_weight) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* x = reinterpret_cast<const char*>(X + id * ld);
+  index_t off = 0;
+  for (; off < near_span; off += 64) __builtin_prefetch(x + off, 0, 3);
+  for (; off < span; off += 64) __builtin_prefetch(x + off, 0, 1);
+  if (span > 0) __builtin_prefetch(x + span - 1, 0, 3);
+  if (Y != nullptr) __builtin_prefetch(Y + id * ldy, 0, 3);
+  if (labels != nullptr) __builtin_prefetch(labels + id, 0, 3);
+  if (sample_weight != nullptr) __builtin_prefetch(sample_weight + id, 0, 3);
+#else
+  (void)X, (void)ld, (void)id, (void)span, (void)near_span, (void)Y, (void)ldy, (void)labels,
+      (void)sample_weight;
+#endif
+}
 
 template <class L, class T, bool kSums>
 EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                                   const EpochSpec& spec, index_t active, const L& loss) {
-  const index_t* order = spec.order;
-  const index_t d = src.d;
+  // Everything the loop reads, in locals: the compiler keeps them in registers (through
+  // the references, every store to V could have changed them).
+  const index_t* const order = spec.order;
+  const T* const X = src.X;
+  const index_t ld = src.ld, d = src.d;
   double* __restrict V = M.V.data();
   const PenaltySpec& pen = spec.step.penalty;
   const double alpha = pen.alpha, l1_ratio = pen.l1_ratio;
   const bool l2 = pen.l2 > 0.0, penalized = alpha > 0.0 || pen.l2 > 0.0 || pen.l1 > 0.0;
   const bool intercept = M.intercept, track = spec.track_objective;
   const double decay = spec.step.intercept_decay, limit = spec.clip;
-  const double* sample_weight = tg.sample_weight;
+  // the targets and weights (target_of and class_weight_of for one output)
+  const T* const Y = tg.Y;
+  const index_t ldy = tg.ldy;
+  const std::int64_t* const labels = tg.labels;
+  const std::int64_t positive = tg.positive;
+  const double pos_weight = tg.pos_weight, neg_weight = tg.neg_weight;
+  const double* const sample_weight = tg.sample_weight;
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;
-  // the model's scalars, in M again where the fold reads them and at the end
+  // the model's scalars, back in M at the end
   double b = intercept ? M.b[0] : 0.0, t = M.t;
   double scale = M.scale, sq_norm = M.sq_norm, l1_norm = M.l1_norm;
   double objective = 0.0;
-  double rates[kRateBlock];
-  index_t next_rate = kRateBlock;
+  // the rates of the next kRates steps, a ring: step s's slot is refilled with the rate of
+  // step s + kRates once used (t_ahead counts as t does, one 1.0 at a time)
+  double rates[kRates];
+  double t_ahead = t;
+  for (index_t r = 0; r < kRates; ++r, t_ahead += 1.0) rates[r] = schedule_rate(spec.schedule, t_ahead);
+  // a row's cache lines as prefetch_rows asks for them: up to 512 bytes into L1, up to
+  // 1 KiB into L2, and the line of the last byte (rows are not aligned to lines)
+  const index_t row_bytes = d * static_cast<index_t>(sizeof(T));
+  const index_t span = imin(row_bytes, 1024), near_span = imin(span, 512);
   EpochStats stats;
   stats.rows = active;
   if (order != nullptr)
-    for (index_t s = 0; s < imin(kAheadRows, active); ++s) prefetch_rows(src, tg, order + s, 1);
+    for (index_t s = 0; s < imin(kAheadRows, active); ++s)
+      prefetch_dense_row(X, ld, order[s], span, near_span, Y, ldy, labels, sample_weight);
   index_t s = 0;
   for (; s < active; ++s) {
-    if (next_rate == kRateBlock) {  // the rates of steps t, t + 1, ... as the loop counts them
-      double tr = t;
-      for (index_t r = 0; r < kRateBlock; ++r, tr += 1.0) rates[r] = schedule_rate(spec.schedule, tr);
-      next_rate = 0;
-    }
-    const double eta = rates[next_rate++];
+    const double eta = rates[s & (kRates - 1)];
+    rates[s & (kRates - 1)] = schedule_rate(spec.schedule, t_ahead);
+    t_ahead += 1.0;
     if (order != nullptr && s + kAheadRows < active)
-      prefetch_rows(src, tg, order + s + kAheadRows, 1);
+      prefetch_dense_row(X, ld, order[s + kAheadRows], span, near_span, Y, ldy, labels,
+                         sample_weight);
     const index_t id = order != nullptr ? order[s] : s;
-    const T* __restrict x = src.row(id);
+    const T* __restrict x = X + id * ld;
 
     double inner = 0.0;  // w.dot(x), as SequentialStep sums it
     if constexpr (sizeof(T) == 8) {
-      for (index_t j = 0; j < d; ++j) inner += V[j] * static_cast<double>(x[j]);
+      index_t j = 0;
+      for (; j + 4 <= d; j += 4) {  // feature by feature all the same
+        inner += V[j] * static_cast<double>(x[j]);
+        inner += V[j + 1] * static_cast<double>(x[j + 1]);
+        inner += V[j + 2] * static_cast<double>(x[j + 2]);
+        inner += V[j + 3] * static_cast<double>(x[j + 3]);
+      }
+      for (; j < d; ++j) inner += V[j] * static_cast<double>(x[j]);
     } else {
       double p4[4] = {0.0, 0.0, 0.0, 0.0};
       index_t j = 0;
@@ -201,9 +244,14 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     }
     inner *= scale;
     const double p = inner + b;
-    const double y = target_of<L>(tg, id, 0, 1);
-    const double w =
-        class_weight_of(tg, id, 0, 1) * (sample_weight != nullptr ? sample_weight[id] : 1.0);
+    double y = 0.0, w = 1.0;
+    if (labels != nullptr) {
+      const bool pos = labels[id] == positive;
+      y = pos ? L::label_pos : L::label_neg;
+      w = pos ? pos_weight : neg_weight;
+    }
+    if (Y != nullptr) y = static_cast<double>(Y[id * ldy]);
+    w *= sample_weight != nullptr ? sample_weight[id] : 1.0;
     if constexpr (kSums) {
       const double cur_loss = loss.value(p, y);
       if (track) {
