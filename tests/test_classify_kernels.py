@@ -157,6 +157,52 @@ def test_softmax_xent_matches_reference(dtype, n, d, k, with_b):
         assert rgb is None
 
 
+def _softmax_xent_grad64(X, y, W, b):
+    """The loss and gradients in float64 from X's own values (the kernel sums in float64,
+    so this is the oracle its rounding is measured against)."""
+    X64, W64 = X.astype(np.float64), W.astype(np.float64)
+    Z = X64 @ W64 + (0.0 if b is None else b.astype(np.float64))
+    Z -= Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    s = E.sum(axis=1)
+    rows = np.arange(X.shape[0])
+    loss = float(np.mean(np.log(s) - Z[rows, y]))
+    R = E / s[:, None]
+    R[rows, y] -= 1.0
+    return loss, X64.T @ R / X.shape[0], R.sum(axis=0) / X.shape[0]
+
+
+# The fused kernel's blocks: d = 100 ends in a part of a vector, k = 2, 3, 10, 11 take
+# tiles of two classes and one class alone, 1003 rows are many float32 gradient flushes
+# (every 64 rows) and a tail of rows that fill no block of 8.
+@pytest.mark.parametrize("k", [2, 3, 10, 11])
+@pytest.mark.parametrize("d", [5, 37, 100])
+def test_softmax_xent_blocks_match_float64(dtype, d, k):
+    X, y, W, b = problem(1003, d, k, dtype, seed=d * k, scale=0.3)
+    if dtype == np.float32:  # the kernel multiplies float32 rows by W rounded to float32
+        W = W.astype(np.float32)
+    loss, gW, gb = fastsgd.softmax_xent_grad(X, y, W, b)
+    rloss, rgW, rgb = _softmax_xent_grad64(X, y, W, b)
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, rloss, rtol=rtol)
+    np.testing.assert_allclose(gW, rgW, rtol=rtol * 10, atol=rtol * np.abs(rgW).max())
+    np.testing.assert_allclose(gb, rgb, rtol=rtol * 10, atol=rtol * np.abs(rgb).max())
+
+
+def test_softmax_xent_scores_far_apart(dtype):
+    """Scores hundreds apart within a row: the exponentials of most classes underflow (to 0
+    in float32 lanes below e^-86.5, in float64 far below), and the loss and gradient still
+    match the float64 oracle."""
+    X, y, W, b = problem(517, 20, 10, dtype, seed=5, scale=30.0)
+    loss, gW, gb = fastsgd.softmax_xent_grad(X, y, W, b)
+    rloss, rgW, rgb = _softmax_xent_grad64(X, y, W.astype(X.dtype), b)
+    assert rloss > 10.0  # many rows are wrong by a wide margin
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, rloss, rtol=rtol)
+    np.testing.assert_allclose(gW, rgW, rtol=rtol * 10, atol=rtol * np.abs(rgW).max())
+    np.testing.assert_allclose(gb, rgb, rtol=rtol * 10, atol=rtol * np.abs(rgb).max())
+
+
 def test_softmax_xent_layouts(dtype, layout, arrange):
     X, y, W, b = problem(64, 5, 4, dtype, seed=3)
     want = fastsgd.softmax_xent_grad(X, y, W, b)

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <type_traits>
 
 #include "fastsgd/data.hpp"
@@ -19,6 +20,13 @@
 
 namespace fastsgd {
 inline namespace FASTSGD_ISA {
+
+// Doubles of scratch a chunk of rows needs (dense_loss_rows) for k outputs of d
+// features: the block's scores and derivatives (16·k), and a float32 gradient buffer
+// (k rows of d rounded up to 16 floats) 64-byte aligned.
+constexpr index_t fused_scratch(index_t k, index_t d) {
+  return 16 * k + 8 + (k * ((d + 15) / 16 * 16) + 16) / 2;
+}
 
 // s[r] = x_r · w for R rows, accumulated in double. D > 0 fixes d at compile time.
 template <int R, int D, class T>
@@ -297,21 +305,45 @@ FASTSGD_ALWAYS_INLINE vdn widen(vdn a) { return a; }
 
 // Rows and classes per register block of the scores for k > 1: RB·CB accumulators,
 // RB + CB loads for RB·CB multiply-adds.
+#ifndef FASTSGD_KRB
 #if FASTSGD_VEC_BYTES == 64
 constexpr int kRB = 8, kCB = 2;  // 32 registers
 #else
 constexpr int kRB = 4, kCB = 2;  // 16 registers
 #endif
+#else
+constexpr int kRB = FASTSGD_KRB, kCB = FASTSGD_KCB;
+#endif
+#if FASTSGD_VEC_BYTES == 64
+constexpr int kUB = 8, kUC = 2;
+#else
+constexpr int kUB = 4, kUC = 2;
+#endif
+
+template <class V>
+struct LaneIndex;
+template <>
+struct LaneIndex<vfn> {
+  typedef int type __attribute__((vector_size(FASTSGD_VEC_BYTES)));
+};
+template <>
+struct LaneIndex<vdn> {
+  using type = vin;
+};
+template <class V>
+constexpr int lanes_of = static_cast<int>(sizeof(V) / sizeof(V{}[0]));
 
 // One level of the row sums: lanes are summed in pairs of runs of H, a's sums and
-// b's sums interleaved in runs of H (after log2(kDL) levels, lane r holds the sum of
-// vector r, added in nhsum's order).
-template <int H>
-FASTSGD_ALWAYS_INLINE vdn fold(vdn a, vdn b) {
-  vin ma, mb;
-  for (int l = 0; l < kDL; ++l) {
+// b's sums interleaved in runs of H (after log2(lanes) levels, lane r holds the sum
+// of vector r, added in nhsum's order).
+template <int H, class V>
+FASTSGD_ALWAYS_INLINE V fold(V a, V b) {
+  using I = typename LaneIndex<V>::type;
+  constexpr int N = lanes_of<V>;
+  I ma, mb;
+  for (int l = 0; l < N; ++l) {
     const int g = l / (2 * H) * (2 * H), o = l % (2 * H);
-    const int base = o < H ? g + o : kDL + g + o - H;
+    const int base = o < H ? g + o : N + g + o - H;
     ma[l] = base;
     mb[l] = base + H;
   }
@@ -336,13 +368,48 @@ FASTSGD_ALWAYS_INLINE void row_sums(const vdn* t, double* out) {
   }
 }
 
+// float32 lane sums without leaving float32 (one shuffle pair and an add per level):
+// (a, b) → [a0+a1, a2+a3, b0+b1, b2+b3] in each group of four lanes (a 128-bit lane).
+FASTSGD_ALWAYS_INLINE vfn pair_fold(vfn a, vfn b) {
+  using I = LaneIndex<vfn>::type;
+  I ma, mb;
+  for (int l = 0; l < kFL; ++l) {
+    const int g = l / 4 * 4, o = l % 4;
+    ma[l] = o < 2 ? g + 2 * o : kFL + g + 2 * (o - 2);
+    mb[l] = ma[l] + 1;
+  }
+  return __builtin_shuffle(a, b, ma) + __builtin_shuffle(a, b, mb);
+}
+// Lane i of s[q] = the sum of the lanes of t[q·kFL + i], for N float32 vectors
+// (N a multiple of kFL): two in-group levels, then the groups (fold).
+template <int N>
+FASTSGD_ALWAYS_INLINE void lane_sums(const vfn* t, vfn* s) {
+  static_assert(N % kFL == 0 && kFL >= 4, "whole vectors of sums");
+  for (int q = 0; q < N / kFL; ++q) {
+    vfn u[kFL / 2];
+    for (int i = 0; i < kFL / 2; ++i) u[i] = pair_fold(t[q * kFL + 2 * i], t[q * kFL + 2 * i + 1]);
+    // u[i] holds, in each group of four lanes, the group's sums of t[4i .. 4i+3]
+    for (int i = 0; i < kFL / 4; ++i) u[i] = pair_fold(u[2 * i], u[2 * i + 1]);
+    if constexpr (kFL >= 8)
+      for (int i = 0; i < kFL / 8; ++i) u[i] = fold<4>(u[2 * i], u[2 * i + 1]);
+    if constexpr (kFL >= 16) u[0] = fold<8>(u[0], u[1]);
+    s[q] = u[0];
+  }
+}
+
 // out[c·os + r] = x_r · w_c for RB rows and CB weight vectors of length d.
+//
+// float32 rows: each lane sums at most Lanes::steps products, then the lanes of the
+// RB·CB sums are added in float32 (lane_sums: a few additions more per sum) and the
+// result goes into double; float64 rows are summed in double throughout.
 template <int RB, int CB, class T>
 FASTSGD_ALWAYS_INLINE void dots(const T* const (&x)[RB], const T* const (&w)[CB], index_t d,
                                 double* out, index_t os) {
   using V = typename Lanes<T>::V;
   constexpr index_t L = Lanes<T>::L;
-  vdn tot[CB][RB];
+  constexpr int N = RB * CB;
+  constexpr bool kFloatSums = sizeof(T) == 4 && N % kFL == 0;
+  vdn tot[kFloatSums ? 2 * N / kFL : CB * RB];
   index_t j = 0;
   bool first = true;
   do {
@@ -369,34 +436,30 @@ FASTSGD_ALWAYS_INLINE void dots(const T* const (&x)[RB], const T* const (&w)[CB]
       }
       j = end;
     }
-    for (int c = 0; c < CB; ++c)
-      for (int r = 0; r < RB; ++r) tot[c][r] = first ? widen(acc[c][r]) : tot[c][r] + widen(acc[c][r]);
+    if constexpr (kFloatSums) {
+      vfn s[N / kFL];
+      lane_sums<N>(&acc[0][0], s);  // lane c·RB + r: the sum of acc[c][r]
+      for (int q = 0; q < N / kFL; ++q) {
+        tot[2 * q] = first ? ncvt_lo(s[q]) : tot[2 * q] + ncvt_lo(s[q]);
+        tot[2 * q + 1] = first ? ncvt_hi(s[q]) : tot[2 * q + 1] + ncvt_hi(s[q]);
+      }
+    } else {
+      for (int c = 0; c < CB; ++c)
+        for (int r = 0; r < RB; ++r)
+          tot[c * RB + r] = first ? widen(acc[c][r]) : tot[c * RB + r] + widen(acc[c][r]);
+    }
     first = false;
   } while (j < d);
-  for (int c = 0; c < CB; ++c) row_sums<RB>(tot[c], out + c * os);
-}
-
-// Σ_r cv[r]·x_r[j..j+L) for R rows: two chains of multiply-adds (R ≥ 2).
-template <int R, class V, class T>
-FASTSGD_ALWAYS_INLINE V combine(const V (&cv)[R], const T* const (&x)[R], index_t j) {
-  if constexpr (R == 1) {
-    return cv[0] * nload<V>(x[0] + j);
+  if constexpr (kFloatSums) {
+    alignas(64) double sums[N];
+    for (int q = 0; q < 2 * N / kFL; ++q) nstore(sums + q * kDL, tot[q]);
+    for (int c = 0; c < CB; ++c)
+      for (int r = 0; r < RB; ++r) out[c * os + r] = sums[c * RB + r];
   } else {
-    constexpr int H = R / 2;
-    V a = cv[0] * nload<V>(x[0] + j);
-    V b = cv[H] * nload<V>(x[H] + j);
-    for (int r = 1; r < H; ++r) a += cv[r] * nload<V>(x[r] + j);
-    for (int r = H + 1; r < R; ++r) b += cv[r] * nload<V>(x[r] + j);
-    return a + b;
+    for (int c = 0; c < CB; ++c) row_sums<RB>(tot + c * RB, out + c * os);
   }
 }
-template <int R, class V, class T>
-FASTSGD_ALWAYS_INLINE V combine_partial(const V (&cv)[R], const T* const (&x)[R], index_t j,
-                                        index_t m) {
-  V a = cv[0] * nload_partial(x[0] + j, m);
-  for (int r = 1; r < R; ++r) a += cv[r] * nload_partial(x[r] + j, m);
-  return a;
-}
+
 FASTSGD_ALWAYS_INLINE void add_to(double* g, vdn t) { nstore(g, nload<vdn>(g) + t); }
 FASTSGD_ALWAYS_INLINE void add_to(double* g, vfn t) {
   nstore(g, nload<vdn>(g) + ncvt_lo(t));
@@ -415,39 +478,6 @@ FASTSGD_ALWAYS_INLINE void add_partial(double* g, vfn t, index_t m) {
   }
 }
 
-// out[0..R) = c[0..R) rounded to T (vectorised).
-template <int R>
-FASTSGD_ALWAYS_INLINE void to_lanes_type(const double* c, double* out) {
-  for (int r = 0; r < R; ++r) out[r] = c[r];
-}
-template <int R>
-FASTSGD_ALWAYS_INLINE void to_lanes_type(const double* c, float* out) {
-  if constexpr (R % kDL == 0) {
-    typedef float vhalf __attribute__((vector_size(FASTSGD_VEC_BYTES / 2)));
-    for (int r = 0; r < R; r += kDL) {
-      const vhalf h = __builtin_convertvector(nload<vdn>(c + r), vhalf);
-      std::memcpy(out + r, &h, sizeof h);
-    }
-  } else {
-    for (int r = 0; r < R; ++r) out[r] = static_cast<float>(c[r]);
-  }
-}
-
-// g += Σ_r c[r] · x_r over d columns (the rank-R update of one class's gradient).
-template <int R, class T>
-FASTSGD_ALWAYS_INLINE void axpy(double* g, const double* c, const T* const (&x)[R], index_t d) {
-  using V = typename Lanes<T>::V;
-  constexpr index_t L = Lanes<T>::L;
-  alignas(64) T cs[R];
-  to_lanes_type<R>(c, cs);
-  V cv[R];
-  for (int r = 0; r < R; ++r) cv[r] = nbroadcast(cs[r]);
-  index_t j = 0;
-#pragma GCC unroll 2
-  for (; j + L <= d; j += L) add_to(g + j, combine<R>(cv, x, j));
-  if (j < d) add_partial(g + j, combine_partial<R>(cv, x, j, d - j), d - j);
-}
-
 // z[c·R + r] = scale·(W x_r)[c] + b[c] for the R rows x[0..R) of a block. W: the
 // weights in T (Wf for float32). K: k when it is known at compile time (1), else 0.
 template <int R, int K, class T>
@@ -459,26 +489,25 @@ FASTSGD_ALWAYS_INLINE void block_scores(const T* const (&x)[R], const Params& p,
     dots<R, 1>(x, w, d, z, R);
   } else {
     constexpr int RB = R < kRB ? R : kRB;
-    for (index_t c = 0; c < k; c += kCB) {
-      if (c + kCB <= k) {
-        const T* w[kCB];
-        for (int q = 0; q < kCB; ++q) w[q] = W + (c + q) * d;
-        for (int r = 0; r < R; r += RB) {
-          const T* xb[RB];
-          for (int q = 0; q < RB; ++q) xb[q] = x[r + q];
-          dots<RB, kCB>(xb, w, d, z + c * R + r, R);
-        }
-      } else {
-        for (; c < k; ++c) {
-          const T* const w[1] = {W + c * d};
-          for (int r = 0; r < R; r += RB) {
-            const T* xb[RB];
-            for (int q = 0; q < RB; ++q) xb[q] = x[r + q];
-            dots<RB, 1>(xb, w, d, z + c * R + r, R);
-          }
-        }
+    // classes [c, c + CB) of every row (always inlined: GCC would call a lambda)
+    auto tile = [&](index_t c, auto cb) __attribute__((always_inline)) {
+      constexpr int CB = decltype(cb)::value;
+      const T* w[CB];
+      for (int q = 0; q < CB; ++q) w[q] = W + (c + q) * d;
+      for (int r = 0; r < R; r += RB) {
+        const T* xb[RB];
+        for (int q = 0; q < RB; ++q) xb[q] = x[r + q];
+        dots<RB, CB>(xb, w, d, z + c * R + r, R);
       }
-    }
+    };
+    index_t c = 0;
+    for (; c + kCB <= k; c += kCB) tile(c, std::integral_constant<int, kCB>{});
+    if constexpr (kCB > 2)
+      if (c + 2 <= k) {
+        tile(c, std::integral_constant<int, 2>{});
+        c += 2;
+      }
+    for (; c < k; ++c) tile(c, std::integral_constant<int, 1>{});
   }
   for (index_t c = 0; c < k; ++c) {  // z = scale·z + b
     const double bc = p.b != nullptr ? p.b[c] : 0.0;
@@ -491,17 +520,117 @@ FASTSGD_ALWAYS_INLINE void block_scores(const T* const (&x)[R], const Params& p,
   }
 }
 
+// --- the block's gradient: G += Σ_r dz_r x_rᵀ ----------------------------------------------
+//
+// A tile of CB classes × RB rows at a time: its RB·CB derivatives broadcast in registers,
+// each vector of a row's features loaded once for the CB classes, two chains of
+// multiply-adds per class (the first and the second half of the rows) so that a
+// multiply-add seldom waits for the one before. float32 data adds into a float32 copy
+// of the gradient (GradBuffer: a lane sums the products of at most kFlushBlocks blocks
+// of rows before they go into the double sums), float64 data into the double sums.
+
+// g[c][0..d) += Σ_r dz[c][r] · x_r[0..d). Padded: each g[c] has room for a whole last
+// vector (the lanes past d are read and written, and stay 0).
+template <int RB, int CB, bool Padded, class T>
+FASTSGD_ALWAYS_INLINE void rank_update(T* const (&g)[CB], const T (&dz)[CB][RB],
+                                       const T* const (&x)[RB], index_t d) {
+  using V = typename Lanes<T>::V;
+  constexpr index_t L = Lanes<T>::L;
+  constexpr int H = RB > 1 ? RB / 2 : RB;  // rows [0, H) on chain a, [H, RB) on chain b
+  V cv[CB][RB];
+  for (int c = 0; c < CB; ++c)
+    for (int r = 0; r < RB; ++r) cv[c][r] = nbroadcast(dz[c][r]);
+  index_t j = 0;
+#pragma GCC unroll 2
+  for (; j + L <= d; j += L) {
+    V a[CB], b[CB];
+    for (int c = 0; c < CB; ++c) a[c] = nload<V>(g[c] + j);
+    for (int r = 0; r < RB; ++r) {
+      const V xv = nload<V>(x[r] + j);
+      for (int c = 0; c < CB; ++c) {
+        if (r < H)
+          a[c] += cv[c][r] * xv;
+        else if (r == H)
+          b[c] = cv[c][r] * xv;
+        else
+          b[c] += cv[c][r] * xv;
+      }
+    }
+    for (int c = 0; c < CB; ++c) nstore(g[c] + j, H < RB ? a[c] + b[c] : a[c]);
+  }
+  if (j < d) {  // the last, partial vector of the rows
+    const index_t m = d - j;
+    V a[CB];
+    for (int c = 0; c < CB; ++c) {
+      if constexpr (Padded)
+        a[c] = nload<V>(g[c] + j);
+      else
+        a[c] = nload_partial(g[c] + j, m);
+    }
+    for (int r = 0; r < RB; ++r) {
+      const V xv = nload_partial(x[r] + j, m);
+      for (int c = 0; c < CB; ++c) a[c] += cv[c][r] * xv;
+    }
+    for (int c = 0; c < CB; ++c) {
+      if constexpr (Padded)
+        nstore(g[c] + j, a[c]);
+      else
+        nstore_partial(g[c] + j, a[c], m);
+    }
+  }
+}
+
+// Where a chunk's weight gradient is summed: float64 data straight into the double
+// sums (G, row stride d); float32 data into a float32 buffer (rows of ld ≥ d floats,
+// zero past d) that flush() adds into the double sums.
+template <class T>
+struct GradTarget {
+  T* G;
+  index_t ld;
+  T* row(index_t c) const { return G + c * ld; }
+};
+
+// Blocks of rows a float32 gradient buffer takes before it is flushed.
+constexpr index_t kFlushBlocks = 8;
+
+// G[c][0..d) += buf[c][0..d), then buf = 0 (k rows of ld floats).
+inline void flush_grad(float* buf, index_t ld, double* G, index_t k, index_t d) {
+  for (index_t c = 0; c < k; ++c) {
+    float* s = buf + c * ld;
+    double* t = G + c * d;
+    index_t j = 0;
+    for (; j + kFL <= d; j += kFL) add_to(t + j, nload<vfn>(s + j));
+    if (j < d) add_partial(t + j, nload<vfn>(s + j), d - j);
+    for (j = 0; j < ld; j += kFL) nstore(s + j, nzero<vfn>());
+  }
+}
+
 // The block's gradient: gb[c] += Σ_r dz[c·R + r], G[c] += Σ_r dz[c·R + r] x_r.
 template <int R, int K, class T>
 FASTSGD_ALWAYS_INLINE void block_update(const T* const (&x)[R], const Params& p,
-                                        const double* dz, double* out) {
+                                        const double* dz, double* out, const GradTarget<T>& gt) {
   const index_t k = K > 0 ? K : p.k, d = p.d;
   double* gb = out + kOutGb;
-  double* G = gb + k;
-  for (index_t c = 0; c < k; ++c) {
-    gb[c] += row_total<R>(dz + c * R);
-    axpy<R>(G + c * d, dz + c * R, x, d);
-  }
+  for (index_t c = 0; c < k; ++c) gb[c] += row_total<R>(dz + c * R);
+  constexpr bool Padded = sizeof(T) == 4;
+  constexpr int RB = K == 1 ? R : (R < kUB ? R : kUB);
+  auto tile = [&](index_t c, auto cb) __attribute__((always_inline)) {
+    constexpr int CB = decltype(cb)::value;
+    T* g[CB];
+    for (int q = 0; q < CB; ++q) g[q] = gt.row(c + q);
+    for (int r0 = 0; r0 < R; r0 += RB) {
+      T dzt[CB][RB];
+      for (int q = 0; q < CB; ++q)
+        for (int r = 0; r < RB; ++r) dzt[q][r] = static_cast<T>(dz[(c + q) * R + r0 + r]);
+      const T* xb[RB];
+      for (int r = 0; r < RB; ++r) xb[r] = x[r0 + r];
+      rank_update<RB, CB, Padded>(g, dzt, xb, d);
+    }
+  };
+  index_t c = 0;
+  if constexpr (K != 1)
+    for (; c + kUC <= k; c += kUC) tile(c, std::integral_constant<int, kUC>{});
+  for (; c < k; ++c) tile(c, std::integral_constant<int, 1>{});
 }
 
 // One block on its own: scores, losses, gradient.
@@ -509,13 +638,13 @@ template <int R, int K, bool Grad, class T, class Loss>
 FASTSGD_ALWAYS_INLINE void fused_block(const T* const (&x)[R], const index_t (&ids)[R],
                                        const Targets<T>& tg, const Params& p, const T* W,
                                        const Loss& L, double limit, double* out, double* z,
-                                       double* dz, BlockSums& acc) {
+                                       double* dz, BlockSums& acc, const GradTarget<T>& gt) {
   block_scores<R, K>(x, p, W, z);
   block_loss<R>(L, tg, ids, K > 0 ? K : p.k, z, dz, limit, acc);
-  if constexpr (Grad) block_update<R, K>(x, p, dz, out);
+  if constexpr (Grad) block_update<R, K>(x, p, dz, out, gt);
 }
 
-// Rows [r0, r1) of the set; scratch holds 16·k doubles.
+// Rows [r0, r1) of the set; scratch holds fused_scratch(k, d) doubles.
 //
 // Block b takes row b of each of R equal streams (the rows of [r0, r1) split in R
 // runs), so that each step of the interleaved dot products reads R sequential
@@ -528,39 +657,54 @@ inline void fused_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, 
                        const Targets<T>& tg, const Params& p, const T* W, const Loss& L,
                        double limit, double* out, double* scratch) {
   constexpr int R = 8;
-  const index_t k = K > 0 ? K : p.k;
+  const index_t k = K > 0 ? K : p.k, d = p.d;
   double* z = scratch;
-  double* dz[1] = {scratch + R * k};
+  double* dz = scratch + R * k;
+  double* G = out + kOutGb + k;
+  GradTarget<T> gt{nullptr, d};
+  constexpr bool kBuffer = Grad && sizeof(T) == 4;
+  if constexpr (kBuffer) {  // 64-byte aligned, rows of whole vectors of 16 floats, zeroed
+    const auto at = reinterpret_cast<std::uintptr_t>(scratch + 16 * k + 8);
+    gt.G = reinterpret_cast<T*>((at + 63) / 64 * 64);
+    gt.ld = (d + 15) / 16 * 16;
+    for (index_t j = 0; j < k * gt.ld; ++j) gt.G[j] = 0.0f;
+  } else if constexpr (Grad) {
+    gt.G = reinterpret_cast<T*>(G);
+  }
+  auto flush = [&]() {
+    if constexpr (kBuffer) flush_grad(gt.G, gt.ld, G, k, d);
+  };
   BlockSums acc;
   const index_t per = (r1 - r0) / R;  // rows of each stream
   const T* x[R];
   index_t ids[R];
-  if (rows.ids == nullptr) {  // a range: each stream's next row is the one after
-    for (int q = 0; q < R; ++q) {
-      ids[q] = rows.first + r0 + q * per;
-      x[q] = src.row(ids[q]);
-    }
-    for (index_t b = 0; b < per; ++b) {
-      fused_block<R, K, Grad>(x, ids, tg, p, W, L, limit, out, z, dz[0], acc);
-      for (int q = 0; q < R; ++q) {
-        ids[q] += 1;
-        x[q] += src.ld;
+  for (index_t b0 = 0; b0 < per; b0 += kFlushBlocks) {
+    const index_t b1 = imin(per, b0 + kFlushBlocks);
+    if (rows.ids == nullptr) {  // a range: each stream's next row is the one after
+      for (index_t b = b0; b < b1; ++b) {
+        for (int q = 0; q < R; ++q) {
+          ids[q] = rows.first + r0 + q * per + b;
+          x[q] = src.row(ids[q]);
+        }
+        fused_block<R, K, Grad>(x, ids, tg, p, W, L, limit, out, z, dz, acc, gt);
+      }
+    } else {
+      for (index_t b = b0; b < b1; ++b) {
+        for (int q = 0; q < R; ++q) {
+          ids[q] = rows.ids[r0 + q * per + b];
+          x[q] = src.row(ids[q]);
+        }
+        fused_block<R, K, Grad>(x, ids, tg, p, W, L, limit, out, z, dz, acc, gt);
       }
     }
-  } else {
-    for (index_t b = 0; b < per; ++b) {
-      for (int q = 0; q < R; ++q) {
-        ids[q] = rows.ids[r0 + q * per + b];
-        x[q] = src.row(ids[q]);
-      }
-      fused_block<R, K, Grad>(x, ids, tg, p, W, L, limit, out, z, dz[0], acc);
-    }
+    flush();
   }
   for (index_t i = r0 + R * per; i < r1; ++i) {
     const index_t id1[1] = {rows.id(i)};
     const T* x1[1] = {src.row(id1[0])};
-    fused_block<1, K, Grad>(x1, id1, tg, p, W, L, limit, out, z, dz[0], acc);
+    fused_block<1, K, Grad>(x1, id1, tg, p, W, L, limit, out, z, dz, acc, gt);
   }
+  flush();
   acc.add_to(out);
 }
 
@@ -570,20 +714,6 @@ inline void fused_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, 
 // row's score is the sum of D adjacent lanes of x·w (group_sum), the weights tiled
 // across the lanes. The rows are read as four interleaved streams (the quarters of
 // the rows), as in fused_rows.
-
-template <class V>
-struct LaneIndex;
-template <>
-struct LaneIndex<vfn> {
-  typedef int type __attribute__((vector_size(FASTSGD_VEC_BYTES)));
-};
-template <>
-struct LaneIndex<vdn> {
-  using type = vin;
-};
-template <class V>
-constexpr int lanes_of = static_cast<int>(sizeof(V) / sizeof(V{}[0]));
-
 // Each group of D adjacent lanes holds the group's sum ((v0 + v1) + (v2 + v3)).
 template <int D, class V>
 FASTSGD_ALWAYS_INLINE V group_sum_n(V v) {
@@ -834,7 +964,7 @@ inline void dense_loss_g(const DenseRows<T>& src, const RowSet& rows, index_t r0
 }
 
 // Entry point: add rows [r0, r1) of the set to out (layout above); scratch
-// holds 16·k + 8 doubles.
+// holds fused_scratch(k, d) doubles.
 template <class T>
 inline void dense_loss_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, index_t r1,
                             const Targets<T>& tg, const Params& p, const LossSpec& spec,

@@ -63,7 +63,7 @@ void loss_grad_sums(const Src& src, const RowSet& rows, const Targets<typename S
   const index_t nchunks = (n + per_chunk - 1) / per_chunk;
   const int threads = nchunks > 1 ? resolve_threads(ws.threads, n * (d > 0 ? d : 1) * k) : 1;
   const index_t psize = out_size(k, d, grad);
-  reduce_chunks(n, per_chunk, threads, psize, 16 * k + 8, ws.partial, ws.scratch, out,
+  reduce_chunks(n, per_chunk, threads, psize, fused_scratch(k, d), ws.partial, ws.scratch, out,
                 [&](index_t r0, index_t r1, double* o, double* scratch) {
                   source_loss_rows(src, rows, r0, r1, tg, p, spec, limit, grad, o, scratch);
                 });

@@ -141,18 +141,58 @@ FASTSGD_ALWAYS_INLINE void block_loss(const Loss& L, const Targets<T>& tg, const
   } else if constexpr (Loss::joint) {
     // Softmax::value_deriv on each row: p = e^{z − max} / Σ e^{z − max},
     // dz = p − onehot(label), ℓ = log Σ e^{z − max} − (z_label − max)
-    for (int v = 0; v < R; v += kDL) {
-      vdn m = nload<vdn>(z + v);
+    constexpr int NV = R / kDL;  // vectors of rows
+    vdn mv[NV];
+    for (int v = 0; v < NV; ++v) {
+      vdn m = nload<vdn>(z + v * kDL);
       for (index_t c = 1; c < k; ++c) {
-        const vdn zc = nload<vdn>(z + c * R + v);
+        const vdn zc = nload<vdn>(z + c * R + v * kDL);
         m = vselect(reinterpret_cast<vin>(zc > m), zc, m);
       }
-      vdn s = nzero<vdn>();
-      for (index_t c = 0; c < k; ++c) {
-        const vdn e = vexp(nload<vdn>(z + c * R + v) - m);
-        nstore(dz + c * R + v, e);
-        s += e;
+      mv[v] = m;
+    }
+    // e^{z − max} of every class and vector of rows (z − max ≤ 0), several side by side;
+    // vector i is rows (i % NV)·kDL.. of class i / NV
+    const index_t total = k * NV;
+    auto arg = [&](index_t i) __attribute__((always_inline)) {
+      return nload<vdn>(z + i / NV * R + i % NV * kDL) - mv[i % NV];
+    };
+    auto put = [&](index_t i, vdn e) __attribute__((always_inline)) {
+      nstore(dz + i / NV * R + i % NV * kDL, e);
+    };
+    index_t i = 0;
+    if constexpr (sizeof(T) == 4) {
+      // float32 data: in float32 lanes (vexpf_m), two vectors of doubles to a vector
+      constexpr int MF = 2;
+      for (; i + 2 * MF <= total; i += 2 * MF) {
+        vfn a[MF];
+        for (int q = 0; q < MF; ++q) a[q] = ncvt_narrow(arg(i + 2 * q), arg(i + 2 * q + 1));
+        vexpf_m<MF>(a, a);
+        for (int q = 0; q < MF; ++q) {
+          put(i + 2 * q, ncvt_lo(a[q]));
+          put(i + 2 * q + 1, ncvt_hi(a[q]));
+        }
       }
+      for (; i < total; i += 2) {
+        vfn a = ncvt_narrow(arg(i), i + 1 < total ? arg(i + 1) : nzero<vdn>());
+        vexpf_m<1>(&a, &a);
+        put(i, ncvt_lo(a));
+        if (i + 1 < total) put(i + 1, ncvt_hi(a));
+      }
+    } else {
+      constexpr int M = 4;
+      for (; i + M <= total; i += M) {
+        vdn a[M];
+        for (int q = 0; q < M; ++q) a[q] = arg(i + q);
+        vexp_m<M, true>(a, a);
+        for (int q = 0; q < M; ++q) put(i + q, a[q]);
+      }
+      for (; i < total; ++i) put(i, vexp<true>(arg(i)));
+    }
+    for (int v = 0; v < R; v += kDL) {
+      const vdn m = mv[v / kDL];
+      vdn s = nzero<vdn>();
+      for (index_t c = 0; c < k; ++c) s += nload<vdn>(dz + c * R + v);
       const vdn inv = 1.0 / s;
       for (index_t c = 0; c < k; ++c) nstore(dz + c * R + v, nload<vdn>(dz + c * R + v) * inv);
       vdn zl, w;

@@ -219,6 +219,23 @@ FASTSGD_ALWAYS_INLINE vdn ncvt_hi(vfn v) {
 #endif
 }
 
+// a and b rounded to float32, a in the low half and b in the high half (the inverse
+// of ncvt_lo and ncvt_hi).
+FASTSGD_ALWAYS_INLINE vfn ncvt_narrow(vdn a, vdn b) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<vfn>(_mm512_insertf32x8(
+      _mm512_castps256_ps512(_mm512_cvtpd_ps(reinterpret_cast<__m512d>(a))),
+      _mm512_cvtpd_ps(reinterpret_cast<__m512d>(b)), 1));
+#elif defined(__AVX__)
+  return reinterpret_cast<vfn>(_mm256_insertf128_ps(
+      _mm256_castps128_ps256(_mm256_cvtpd_ps(reinterpret_cast<__m256d>(a))),
+      _mm256_cvtpd_ps(reinterpret_cast<__m256d>(b)), 1));
+#else
+  return vfn{static_cast<float>(a[0]), static_cast<float>(a[1]), static_cast<float>(b[0]),
+             static_cast<float>(b[1])};
+#endif
+}
+
 // Sum of the lanes in a fixed order: adjacent pairs, then adjacent pairs of those...
 FASTSGD_ALWAYS_INLINE double nhsum(vdn v) {
 #if FASTSGD_VEC_BYTES == 64

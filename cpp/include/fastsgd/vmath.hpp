@@ -27,42 +27,90 @@ FASTSGD_ALWAYS_INLINE vdn vselect(vin mask, vdn a, vdn b) {
   return reinterpret_cast<vdn>((mask & reinterpret_cast<vin>(a)) | (~mask & reinterpret_cast<vin>(b)));
 }
 
-// e^x, lane by lane. Nonpos: the caller promises x ≤ 0 or NaN (no overflow test).
-template <bool Nonpos = false>
-FASTSGD_ALWAYS_INLINE vdn vexp(vdn x) {
+// e^x, lane by lane, for M vectors side by side: each step is taken for all M before
+// the next, so that M independent chains of multiply-adds overlap. Nonpos: the caller
+// promises x ≤ 0 or NaN (no overflow test).
+template <int M, bool Nonpos = false>
+FASTSGD_ALWAYS_INLINE void vexp_m(const vdn* x, vdn* out) {
   const double log2e = 0x1.71547652b82fep0;
   const double ln2_hi = 0x1.62e42fee00000p-1;   // ln 2 to 32 bits: k·ln2_hi is exact
   const double ln2_lo = 0x1.a39ef35793c76p-33;  // ln 2 − ln2_hi
   const double shifter = 0x1.8p52;              // adding it rounds to an integer in the low bits
-  const vdn kd_s = x * log2e + shifter;
-  const vun k = reinterpret_cast<vun>(kd_s);  // low bits: round(x·log2 e) (+ 2^51)
-  const vdn kd = kd_s - shifter;
-  vdn r = x - kd * ln2_hi;
-  r = r - kd * ln2_lo;
+  vun k[M];
+  vdn r[M], p[M];
+  for (int i = 0; i < M; ++i) {
+    const vdn kd_s = x[i] * log2e + shifter;
+    k[i] = reinterpret_cast<vun>(kd_s);  // low bits: round(x·log2 e) (+ 2^51)
+    const vdn kd = kd_s - shifter;
+    r[i] = x[i] - kd * ln2_hi;
+    r[i] = r[i] - kd * ln2_lo;
+  }
   // e^r = Σ r^i / i!, i ≤ 13, by Horner's rule
-  vdn p = nbroadcast(1.0 / 6227020800.0);
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  // 2^k · p: k added to the exponent field (p is in [0.7, 1.42], so no field overflows
-  // while the result is a normal number)
-  const vdn y = reinterpret_cast<vdn>(reinterpret_cast<vun>(p) + (k << 52));
+  constexpr double c[13] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                            1.0 / 362880.0,    1.0 / 40320.0,    1.0 / 5040.0,
+                            1.0 / 720.0,       1.0 / 120.0,      1.0 / 24.0,
+                            1.0 / 6.0,         0.5,              1.0,
+                            1.0};
+  for (int i = 0; i < M; ++i) p[i] = nbroadcast(1.0 / 6227020800.0);
+  for (int j = 0; j < 13; ++j)
+    for (int i = 0; i < M; ++i) p[i] = p[i] * r[i] + c[j];
   const vdn zero = nzero<vdn>();
   const vdn inf = nbroadcast(__builtin_inf());
   (void)inf;
-  vdn out = vselect(reinterpret_cast<vin>(x < -708.3964), zero, y);
-  if constexpr (!Nonpos) out = vselect(reinterpret_cast<vin>(x > 709.78), inf, out);
-  return vselect(reinterpret_cast<vin>(x != x), x, out);  // NaN stays NaN
+  for (int i = 0; i < M; ++i) {
+    // 2^k · p: k added to the exponent field (p is in [0.7, 1.42], so no field overflows
+    // while the result is a normal number)
+    const vdn y = reinterpret_cast<vdn>(reinterpret_cast<vun>(p[i]) + (k[i] << 52));
+    vdn o = vselect(reinterpret_cast<vin>(x[i] < -708.3964), zero, y);
+    if constexpr (!Nonpos) o = vselect(reinterpret_cast<vin>(x[i] > 709.78), inf, o);
+    out[i] = vselect(reinterpret_cast<vin>(x[i] != x[i]), x[i], o);  // NaN stays NaN
+  }
+}
+// e^x, lane by lane (vexp_m of one vector).
+template <bool Nonpos = false>
+FASTSGD_ALWAYS_INLINE vdn vexp(vdn x) {
+  vdn out;
+  vexp_m<1, Nonpos>(&x, &out);
+  return out;
+}
+
+// e^x in float32 lanes for x ≤ 0 (or NaN), M vectors side by side: Cephes' expf
+// (x = k·ln2 + r, |r| ≤ ln2/2, e^r by a degree-7 polynomial, within about 2 units in
+// the last place of a float32). x < −86.5 gives 0 (e^x is then below 2.7e−38, near the
+// smallest normal float32, and 2^k would leave the exponent field); NaN stays NaN.
+typedef unsigned vufn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
+typedef int vifn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
+template <int M>
+FASTSGD_ALWAYS_INLINE void vexpf_m(const vfn* x, vfn* out) {
+  const float log2e = 1.44269504088896341f;
+  const float ln2_hi = 0.693359375f;       // few bits: k·ln2_hi is exact
+  const float ln2_lo = -2.12194440e-4f;    // ln 2 − ln2_hi
+  const float shifter = 0x1.8p23f;         // adding it rounds to an integer in the low bits
+  vufn k[M];
+  vfn r[M], p[M];
+  for (int i = 0; i < M; ++i) {
+    const vfn kd_s = x[i] * log2e + shifter;
+    k[i] = reinterpret_cast<vufn>(kd_s);
+    const vfn kd = kd_s - shifter;
+    r[i] = x[i] - kd * ln2_hi;
+    r[i] = r[i] - kd * ln2_lo;
+  }
+  constexpr float c[5] = {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f,
+                          1.6666665459e-1f, 5.0000001201e-1f};
+  for (int i = 0; i < M; ++i) p[i] = nbroadcast(1.9875691500e-4f);
+  for (int j = 0; j < 5; ++j)
+    for (int i = 0; i < M; ++i) p[i] = p[i] * r[i] + c[j];
+  const vfn zero = nzero<vfn>();
+  for (int i = 0; i < M; ++i) {
+    const vfn y = p[i] * (r[i] * r[i]) + (r[i] + 1.0f);  // e^r
+    const vfn e = reinterpret_cast<vfn>(reinterpret_cast<vufn>(y) + (k[i] << 23));
+    const vifn under = reinterpret_cast<vifn>(x[i] < -86.5f);
+    const vifn nan = reinterpret_cast<vifn>(x[i] != x[i]);
+    const vfn o = reinterpret_cast<vfn>((under & reinterpret_cast<vifn>(zero)) |
+                                        (~under & reinterpret_cast<vifn>(e)));
+    out[i] = reinterpret_cast<vfn>((nan & reinterpret_cast<vifn>(x[i])) |
+                                   (~nan & reinterpret_cast<vifn>(o)));
+  }
 }
 
 // log(x) for normal x > 0 (and +inf, NaN), lane by lane. Finite: the caller promises
