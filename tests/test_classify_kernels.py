@@ -298,6 +298,27 @@ def test_logistic_xent_matches_reference(dtype, n, d, b):
         np.testing.assert_allclose(gb, rgb, rtol=tol(dtype), atol=tol(dtype))
 
 
+# d = 1, 2, 4: several rows to a vector; 5 and 100: blocks of 8 rows. Scores up to about ±60
+# (weights scaled), both signs, where e^-|z| is tiny and log1p(e^-|z|) needs its correction.
+@pytest.mark.parametrize("d", [1, 2, 4, 5, 100])
+@pytest.mark.parametrize("scale", [0.3, 10.0])
+def test_logistic_xent_paths_match_float64(dtype, d, scale):
+    rng = np.random.default_rng(d)
+    n = 1037
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = (scale * rng.standard_normal(d) / np.sqrt(d)).astype(dtype)
+    y = rng.integers(0, 2, size=n)
+    loss, gw, gb = fastsgd.logistic_xent_grad(X, y, w, 0.25)
+    s = X.astype(np.float64) @ w.astype(np.float64) + 0.25
+    want_loss = np.mean(np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s))) - y * s)
+    r = np.where(s >= 0, 1 / (1 + np.exp(-s)), np.exp(s) / (1 + np.exp(s))) - y
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss, want_loss, rtol=rtol)
+    want_gw = X.astype(np.float64).T @ r / n
+    np.testing.assert_allclose(gw, want_gw, rtol=rtol * 10, atol=rtol * np.abs(want_gw).max())
+    np.testing.assert_allclose(gb, r.mean(), rtol=rtol * 10, atol=rtol * np.abs(r).mean())
+
+
 def test_logistic_xent_layouts(dtype, layout, arrange):
     X, y, w = logistic_problem(50, 4, dtype, seed=6)
     want = fastsgd.logistic_xent_grad(X, y, w, 0.25)

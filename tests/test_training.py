@@ -157,7 +157,9 @@ def test_fit_matches_reference_classification(opts, loss, dtype):
     X, y = softmax_data(dtype) if loss == "softmax" else logistic_data(dtype)
     kw = {"loss": loss, "learning_rate": 0.2, "epochs": 12, **opts}
     r, ref = run_both(X, y, **kw)
-    assert_same_result(r, ref, rtol=1e-9)
+    # float32 rows may take float32 lanes for the logistic loss's exp and log (and its
+    # products); the sums over rows stay in float64
+    assert_same_result(r, ref, rtol=1e-9 if dtype == np.float64 else 1e-6)
     assert r.w.shape == ((4, 3) if loss == "softmax" else (4,))
     assert r.loss < r.loss_history[0]
 

@@ -866,7 +866,7 @@ inline index_t tiled_rows(const DenseRows<T>& src, const Targets<T>& tg, index_t
       if (!unit && tg.sample_weight != nullptr)
         w[q] *= nload<vdn>(tg.sample_weight + first + row);
     }
-    value_deriv<S>(L, z, y, value, deriv);
+    value_deriv_for<T, S>(L, z, y, value, deriv);
     for (int q = 0; q < S; ++q) {
       const vdn dz = w[q] * vclip(deriv[q], limit);
       lsum += value[q];

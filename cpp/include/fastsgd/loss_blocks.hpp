@@ -8,8 +8,11 @@
 // The squared, logistic and softmax losses (the ones whose per-row cost shows
 // next to a row of 100 features) have a vector form here, with exp and log from
 // vmath.hpp; each is the formula of its type in losses.hpp, written on vectors of
-// kDL rows, and is checked against it (tests/test_kernel_paths.py). Any other loss,
-// and blocks whose R is not a multiple of the vector's lanes, use loss_rows.
+// kDL rows, and is checked against float64 NumPy (tests/test_classify_kernels.py,
+// tests/test_kernels.py). For float32 rows the logistic loss and softmax's
+// exponentials are taken in float32 lanes (float32 exp and log, about 1e-7 relative);
+// their sums over rows stay in double. Any other loss, and blocks whose R is not a
+// multiple of the vector's lanes, use loss_rows.
 #pragma once
 
 #include <type_traits>
@@ -131,6 +134,62 @@ FASTSGD_ALWAYS_INLINE void value_deriv(const Logistic&, const vdn* z, const vdn*
   }
 }
 
+// The logistic loss in float32 lanes (for float32 data): the same formulas as
+// value_deriv's, with vexpf_m and vlogf_m.
+template <int M>
+FASTSGD_ALWAYS_INLINE void value_deriv_f32(const Logistic&, const vfn* z, const vfn* y,
+                                           vfn* value, vfn* deriv) {
+  const vfn zero = nzero<vfn>();
+  vifn pos[M];
+  vfn t[M], u[M], inv[M], lg[M];
+  for (int i = 0; i < M; ++i) {
+    pos[i] = reinterpret_cast<vifn>(z[i] >= zero);
+    t[i] = reinterpret_cast<vfn>((pos[i] & reinterpret_cast<vifn>(-z[i])) |
+                                 (~pos[i] & reinterpret_cast<vifn>(z[i])));  // −|z|
+  }
+  vexpf_m<M>(t, t);
+  for (int i = 0; i < M; ++i) {
+    u[i] = 1.0f + t[i];
+    inv[i] = 1.0f / u[i];
+  }
+  vlogf_m<M>(u, lg);  // u in [1, 2] (NaN with z: the value is then NaN through y·z)
+  for (int i = 0; i < M; ++i) {
+    const vfn one_y = 1.0f - y[i];
+    const vfn dp = one_y - y[i] * t[i], dn = one_y * t[i] - y[i];
+    deriv[i] = reinterpret_cast<vfn>((pos[i] & reinterpret_cast<vifn>(dp)) |
+                                     (~pos[i] & reinterpret_cast<vifn>(dn))) *
+               inv[i];
+    const vifn gt = reinterpret_cast<vifn>(z[i] > zero);
+    const vfn relu = reinterpret_cast<vfn>(gt & reinterpret_cast<vifn>(z[i]));
+    const vfn log1p_t = lg[i] + (t[i] - (u[i] - 1.0f)) * inv[i];
+    value[i] = (relu + log1p_t) - y[i] * z[i];
+  }
+}
+
+// value_deriv on M vectors of doubles for rows of T: float32 rows take the float32 lanes
+// where there is a float32 form (two vectors of doubles to one of floats).
+template <class T, int M, class Loss>
+FASTSGD_ALWAYS_INLINE void value_deriv_for(const Loss& L, const vdn* z, const vdn* y, vdn* value,
+                                           vdn* deriv) {
+  if constexpr (sizeof(T) == 4 && std::is_same_v<Loss, Logistic> && M % 2 == 0) {
+    constexpr int MF = M / 2;
+    vfn zf[MF], yf[MF], vf[MF], df[MF];
+    for (int i = 0; i < MF; ++i) {
+      zf[i] = ncvt_narrow(z[2 * i], z[2 * i + 1]);
+      yf[i] = ncvt_narrow(y[2 * i], y[2 * i + 1]);
+    }
+    value_deriv_f32<MF>(L, zf, yf, vf, df);
+    for (int i = 0; i < MF; ++i) {
+      value[2 * i] = ncvt_lo(vf[i]);
+      value[2 * i + 1] = ncvt_hi(vf[i]);
+      deriv[2 * i] = ncvt_lo(df[i]);
+      deriv[2 * i + 1] = ncvt_hi(df[i]);
+    }
+  } else {
+    value_deriv<M>(L, z, y, value, deriv);
+  }
+}
+
 // The block's losses: the vector form where there is one, else loss_rows.
 template <int R, class Loss, class T>
 FASTSGD_ALWAYS_INLINE void block_loss(const Loss& L, const Targets<T>& tg, const index_t* ids,
@@ -224,7 +283,7 @@ FASTSGD_ALWAYS_INLINE void block_loss(const Loss& L, const Targets<T>& tg, const
         zv[i] = nload<vdn>(z + c * R + i * kDL);
         yv[i] = nload<vdn>(y + i * kDL);
       }
-      value_deriv<M>(L, zv, yv, value, deriv);
+      value_deriv_for<T, M>(L, zv, yv, value, deriv);
       for (int i = 0; i < M; ++i) {
         if (unit) {
           nstore(dz + c * R + i * kDL, vclip(deriv[i], limit));

@@ -1,7 +1,8 @@
 // exp, log and log1p on native double vectors (simd.hpp's vdn), for the losses of
 // a block of rows (loss_blocks.hpp): one call does kDL rows. Each is within about
 // one unit in the last place of std::exp / std::log / std::log1p on the domain
-// the losses use (tests/test_kernel_paths.py compares them through the kernels).
+// the losses use (the kernels' tests compare them with NumPy's through the kernels).
+// vexpf_m and vlogf_m are float32 versions (Cephes' expf and logf) for float32 rows.
 //
 //   exp(x)   = 2^k · e^r,  x = k·ln2 + r, |r| ≤ ln2/2, e^r by its Taylor polynomial of
 //              degree 13 (truncation error below 2^-60); k added to the exponent bits.
@@ -110,6 +111,36 @@ FASTSGD_ALWAYS_INLINE void vexpf_m(const vfn* x, vfn* out) {
                                         (~under & reinterpret_cast<vifn>(e)));
     out[i] = reinterpret_cast<vfn>((nan & reinterpret_cast<vifn>(x[i])) |
                                    (~nan & reinterpret_cast<vifn>(o)));
+  }
+}
+
+// log(x) in float32 lanes for normal, finite x > 0, M vectors side by side: Cephes'
+// logf (x = 2^e·m, m in [√2/2, √2), log(m) = f − f²/2 + f³·P(f) with f = m − 1, within
+// about 2 units in the last place of a float32).
+template <int M>
+FASTSGD_ALWAYS_INLINE void vlogf_m(const vfn* x, vfn* out) {
+  constexpr float P[9] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
+                          -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
+                          2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
+  vfn f[M], e[M], z[M], y[M];
+  for (int i = 0; i < M; ++i) {
+    const vufn bits = reinterpret_cast<vufn>(x[i]);
+    vfn m = reinterpret_cast<vfn>((bits & 0x007fffffu) | 0x3f800000u);  // in [1, 2)
+    const vifn big = reinterpret_cast<vifn>(m > 1.41421356237f);
+    m = reinterpret_cast<vfn>((big & reinterpret_cast<vifn>(m * 0.5f)) |
+                              (~big & reinterpret_cast<vifn>(m)));
+    e[i] = __builtin_convertvector(reinterpret_cast<vifn>(bits >> 23) - 127 - big, vfn);
+    f[i] = m - 1.0f;
+    z[i] = f[i] * f[i];
+    y[i] = nbroadcast(P[0]);
+  }
+  for (int j = 1; j < 9; ++j)
+    for (int i = 0; i < M; ++i) y[i] = y[i] * f[i] + P[j];
+  for (int i = 0; i < M; ++i) {
+    vfn r = y[i] * f[i] * z[i];
+    r += -2.12194440e-4f * e[i];
+    r += -0.5f * z[i];
+    out[i] = (f[i] + r) + 0.693359375f * e[i];
   }
 }
 
