@@ -305,19 +305,12 @@ FASTSGD_ALWAYS_INLINE vdn widen(vdn a) { return a; }
 
 // Rows and classes per register block of the scores for k > 1: RB·CB accumulators,
 // RB + CB loads for RB·CB multiply-adds.
-#ifndef FASTSGD_KRB
+// The gradient's rank update (block_update) takes tiles of the same shape: RB·CB
+// derivatives in registers, RB + CB loads for RB·CB multiply-adds.
 #if FASTSGD_VEC_BYTES == 64
 constexpr int kRB = 8, kCB = 2;  // 32 registers
 #else
 constexpr int kRB = 4, kCB = 2;  // 16 registers
-#endif
-#else
-constexpr int kRB = FASTSGD_KRB, kCB = FASTSGD_KCB;
-#endif
-#if FASTSGD_VEC_BYTES == 64
-constexpr int kUB = 8, kUC = 2;
-#else
-constexpr int kUB = 4, kUC = 2;
 #endif
 
 template <class V>
@@ -502,11 +495,6 @@ FASTSGD_ALWAYS_INLINE void block_scores(const T* const (&x)[R], const Params& p,
     };
     index_t c = 0;
     for (; c + kCB <= k; c += kCB) tile(c, std::integral_constant<int, kCB>{});
-    if constexpr (kCB > 2)
-      if (c + 2 <= k) {
-        tile(c, std::integral_constant<int, 2>{});
-        c += 2;
-      }
     for (; c < k; ++c) tile(c, std::integral_constant<int, 1>{});
   }
   for (index_t c = 0; c < k; ++c) {  // z = scale·z + b
@@ -526,7 +514,7 @@ FASTSGD_ALWAYS_INLINE void block_scores(const T* const (&x)[R], const Params& p,
 // each vector of a row's features loaded once for the CB classes, two chains of
 // multiply-adds per class (the first and the second half of the rows) so that a
 // multiply-add seldom waits for the one before. float32 data adds into a float32 copy
-// of the gradient (GradBuffer: a lane sums the products of at most kFlushBlocks blocks
+// of the gradient (GradTarget: a lane sums the products of at most kFlushBlocks blocks
 // of rows before they go into the double sums), float64 data into the double sums.
 
 // g[c][0..d) += Σ_r dz[c][r] · x_r[0..d). Padded: each g[c] has room for a whole last
@@ -613,7 +601,7 @@ FASTSGD_ALWAYS_INLINE void block_update(const T* const (&x)[R], const Params& p,
   double* gb = out + kOutGb;
   for (index_t c = 0; c < k; ++c) gb[c] += row_total<R>(dz + c * R);
   constexpr bool Padded = sizeof(T) == 4;
-  constexpr int RB = K == 1 ? R : (R < kUB ? R : kUB);
+  constexpr int RB = K == 1 ? R : (R < kRB ? R : kRB);
   auto tile = [&](index_t c, auto cb) __attribute__((always_inline)) {
     constexpr int CB = decltype(cb)::value;
     T* g[CB];
@@ -629,7 +617,7 @@ FASTSGD_ALWAYS_INLINE void block_update(const T* const (&x)[R], const Params& p,
   };
   index_t c = 0;
   if constexpr (K != 1)
-    for (; c + kUC <= k; c += kUC) tile(c, std::integral_constant<int, kUC>{});
+    for (; c + kCB <= k; c += kCB) tile(c, std::integral_constant<int, kCB>{});
   for (; c < k; ++c) tile(c, std::integral_constant<int, 1>{});
 }
 

@@ -104,64 +104,37 @@ FASTSGD_ALWAYS_INLINE void value_deriv(const Squared& L, const vdn* z, const vdn
     deriv[i] = (2.0 * L.scale) * r;
   }
 }
-template <int M>
-FASTSGD_ALWAYS_INLINE void value_deriv(const Logistic&, const vdn* z, const vdn* y, vdn* value,
-                                       vdn* deriv) {
+template <int M, class V>
+FASTSGD_ALWAYS_INLINE void value_deriv(const Logistic&, const V* z, const V* y, V* value,
+                                       V* deriv) {
   // t = e^−|z| ≤ 1 never overflows. With e = e^−z, Logistic::deriv's
   // ((1 − y) − y·e)/(1 + e) is that with e = t for z ≥ 0, and, multiplied through
   // by t = 1/e, ((1 − y)·t − y)/(t + 1) for z < 0. Its value, max(z, 0) + log1p(t)
   // − y·z, shares the denominator u = 1 + t (vlog1p's correction divides by it).
-  const vdn zero = nzero<vdn>();
-  vin pos[M];
-  vdn t[M], u[M], inv[M];
+  // V: double lanes, or float32 lanes for float32 rows (value_deriv_for).
+  using E = std::conditional_t<std::is_same_v<V, vdn>, double, float>;
+  const V zero = nzero<V>();
+  const E one = 1;
+  mask_of<V> pos[M];
+  V t[M], u[M], inv[M], lg[M];
   for (int i = 0; i < M; ++i) {
-    pos[i] = reinterpret_cast<vin>(z[i] >= zero);
-    t[i] = vexp<true>(vselect(pos[i], -z[i], z[i]));
+    pos[i] = reinterpret_cast<mask_of<V>>(z[i] >= zero);
+    t[i] = vselect(pos[i], -z[i], z[i]);  // −|z|
+  }
+  exp_nonpos_m<M>(t, t);
+  for (int i = 0; i < M; ++i) {
+    u[i] = one + t[i];
+    inv[i] = one / u[i];
   }
   for (int i = 0; i < M; ++i) {
-    u[i] = 1.0 + t[i];
-    inv[i] = 1.0 / u[i];
-  }
-  for (int i = 0; i < M; ++i) {
-    const vdn one_y = 1.0 - y[i];
+    const V one_y = one - y[i];
     deriv[i] = vselect(pos[i], one_y - y[i] * t[i], one_y * t[i] - y[i]) * inv[i];
   }
+  // u is in [1, 2] (or NaN with z, which then makes the value NaN through y·z)
+  log_finite_m<M>(u, lg);
   for (int i = 0; i < M; ++i) {
-    const vdn relu = vselect(reinterpret_cast<vin>(z[i] > zero), z[i], zero);
-    // u is in [1, 2] (or NaN with z, which then makes the value NaN through y·z)
-    const vdn log1p_t = vlog<true>(u[i]) + (t[i] - (u[i] - 1.0)) * inv[i];
-    value[i] = (relu + log1p_t) - y[i] * z[i];
-  }
-}
-
-// The logistic loss in float32 lanes (for float32 data): the same formulas as
-// value_deriv's, with vexpf_m and vlogf_m.
-template <int M>
-FASTSGD_ALWAYS_INLINE void value_deriv_f32(const Logistic&, const vfn* z, const vfn* y,
-                                           vfn* value, vfn* deriv) {
-  const vfn zero = nzero<vfn>();
-  vifn pos[M];
-  vfn t[M], u[M], inv[M], lg[M];
-  for (int i = 0; i < M; ++i) {
-    pos[i] = reinterpret_cast<vifn>(z[i] >= zero);
-    t[i] = reinterpret_cast<vfn>((pos[i] & reinterpret_cast<vifn>(-z[i])) |
-                                 (~pos[i] & reinterpret_cast<vifn>(z[i])));  // −|z|
-  }
-  vexpf_m<M>(t, t);
-  for (int i = 0; i < M; ++i) {
-    u[i] = 1.0f + t[i];
-    inv[i] = 1.0f / u[i];
-  }
-  vlogf_m<M>(u, lg);  // u in [1, 2] (NaN with z: the value is then NaN through y·z)
-  for (int i = 0; i < M; ++i) {
-    const vfn one_y = 1.0f - y[i];
-    const vfn dp = one_y - y[i] * t[i], dn = one_y * t[i] - y[i];
-    deriv[i] = reinterpret_cast<vfn>((pos[i] & reinterpret_cast<vifn>(dp)) |
-                                     (~pos[i] & reinterpret_cast<vifn>(dn))) *
-               inv[i];
-    const vifn gt = reinterpret_cast<vifn>(z[i] > zero);
-    const vfn relu = reinterpret_cast<vfn>(gt & reinterpret_cast<vifn>(z[i]));
-    const vfn log1p_t = lg[i] + (t[i] - (u[i] - 1.0f)) * inv[i];
+    const V relu = vselect(reinterpret_cast<mask_of<V>>(z[i] > zero), z[i], zero);
+    const V log1p_t = lg[i] + (t[i] - (u[i] - one)) * inv[i];
     value[i] = (relu + log1p_t) - y[i] * z[i];
   }
 }
@@ -178,7 +151,7 @@ FASTSGD_ALWAYS_INLINE void value_deriv_for(const Loss& L, const vdn* z, const vd
       zf[i] = ncvt_narrow(z[2 * i], z[2 * i + 1]);
       yf[i] = ncvt_narrow(y[2 * i], y[2 * i + 1]);
     }
-    value_deriv_f32<MF>(L, zf, yf, vf, df);
+    value_deriv<MF>(L, zf, yf, vf, df);
     for (int i = 0; i < MF; ++i) {
       value[2 * i] = ncvt_lo(vf[i]);
       value[2 * i + 1] = ncvt_hi(vf[i]);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fastsgd/simd.hpp"
 
@@ -24,8 +25,20 @@ inline namespace FASTSGD_ISA {
 
 #if defined(FASTSGD_NATIVE_VECTORS)
 
+// Integer vectors of a vfn's lanes (its bits, and the masks its comparisons give).
+typedef unsigned vufn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
+typedef int vifn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
+// The mask type of vectors V (vdn or vfn): lanes of all ones or all zeros.
+template <class V>
+using mask_of = std::conditional_t<std::is_same_v<V, vdn>, vin, vifn>;
+
+// a where the mask is set, else b, lane by lane.
 FASTSGD_ALWAYS_INLINE vdn vselect(vin mask, vdn a, vdn b) {
   return reinterpret_cast<vdn>((mask & reinterpret_cast<vin>(a)) | (~mask & reinterpret_cast<vin>(b)));
+}
+FASTSGD_ALWAYS_INLINE vfn vselect(vifn mask, vfn a, vfn b) {
+  return reinterpret_cast<vfn>((mask & reinterpret_cast<vifn>(a)) |
+                               (~mask & reinterpret_cast<vifn>(b)));
 }
 
 // e^x, lane by lane, for M vectors side by side: each step is taken for all M before
@@ -79,8 +92,6 @@ FASTSGD_ALWAYS_INLINE vdn vexp(vdn x) {
 // (x = k·ln2 + r, |r| ≤ ln2/2, e^r by a degree-7 polynomial, within about 2 units in
 // the last place of a float32). x < −86.5 gives 0 (e^x is then below 2.7e−38, near the
 // smallest normal float32, and 2^k would leave the exponent field); NaN stays NaN.
-typedef unsigned vufn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
-typedef int vifn __attribute__((vector_size(FASTSGD_VEC_BYTES)));
 template <int M>
 FASTSGD_ALWAYS_INLINE void vexpf_m(const vfn* x, vfn* out) {
   const float log2e = 1.44269504088896341f;
@@ -105,12 +116,8 @@ FASTSGD_ALWAYS_INLINE void vexpf_m(const vfn* x, vfn* out) {
   for (int i = 0; i < M; ++i) {
     const vfn y = p[i] * (r[i] * r[i]) + (r[i] + 1.0f);  // e^r
     const vfn e = reinterpret_cast<vfn>(reinterpret_cast<vufn>(y) + (k[i] << 23));
-    const vifn under = reinterpret_cast<vifn>(x[i] < -86.5f);
-    const vifn nan = reinterpret_cast<vifn>(x[i] != x[i]);
-    const vfn o = reinterpret_cast<vfn>((under & reinterpret_cast<vifn>(zero)) |
-                                        (~under & reinterpret_cast<vifn>(e)));
-    out[i] = reinterpret_cast<vfn>((nan & reinterpret_cast<vifn>(x[i])) |
-                                   (~nan & reinterpret_cast<vifn>(o)));
+    const vfn o = vselect(reinterpret_cast<vifn>(x[i] < -86.5f), zero, e);
+    out[i] = vselect(reinterpret_cast<vifn>(x[i] != x[i]), x[i], o);  // NaN stays NaN
   }
 }
 
@@ -127,8 +134,7 @@ FASTSGD_ALWAYS_INLINE void vlogf_m(const vfn* x, vfn* out) {
     const vufn bits = reinterpret_cast<vufn>(x[i]);
     vfn m = reinterpret_cast<vfn>((bits & 0x007fffffu) | 0x3f800000u);  // in [1, 2)
     const vifn big = reinterpret_cast<vifn>(m > 1.41421356237f);
-    m = reinterpret_cast<vfn>((big & reinterpret_cast<vifn>(m * 0.5f)) |
-                              (~big & reinterpret_cast<vifn>(m)));
+    m = vselect(big, m * 0.5f, m);
     e[i] = __builtin_convertvector(reinterpret_cast<vifn>(bits >> 23) - 127 - big, vfn);
     f[i] = m - 1.0f;
     z[i] = f[i] * f[i];
@@ -175,6 +181,25 @@ FASTSGD_ALWAYS_INLINE vdn vlog(vdn x) {
   if constexpr (Finite) return out;
   // +inf and NaN give themselves
   return vselect(reinterpret_cast<vin>(x != x || x == __builtin_inf()), x, out);
+}
+
+// e^x for x ≤ 0 (or NaN) and log(x) for normal, finite x > 0 on M vectors of either
+// lane type: double lanes (vexp_m, vlog) or float32 lanes (vexpf_m, vlogf_m).
+template <int M>
+FASTSGD_ALWAYS_INLINE void exp_nonpos_m(const vdn* x, vdn* out) {
+  vexp_m<M, true>(x, out);
+}
+template <int M>
+FASTSGD_ALWAYS_INLINE void exp_nonpos_m(const vfn* x, vfn* out) {
+  vexpf_m<M>(x, out);
+}
+template <int M>
+FASTSGD_ALWAYS_INLINE void log_finite_m(const vdn* x, vdn* out) {
+  for (int i = 0; i < M; ++i) out[i] = vlog<true>(x[i]);
+}
+template <int M>
+FASTSGD_ALWAYS_INLINE void log_finite_m(const vfn* x, vfn* out) {
+  vlogf_m<M>(x, out);
 }
 
 // log(1 + t) for t ≥ 0 (and NaN), lane by lane.
