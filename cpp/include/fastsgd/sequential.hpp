@@ -178,6 +178,26 @@ FASTSGD_ALWAYS_INLINE void prefetch_dense_row(const T* X, index_t ld, index_t id
 #endif
 }
 
+// w.dot(x) as the per-row steps sum it, weight j given by w(j): feature by feature, in
+// scikit-learn's order, for float64 rows; four partial sums for float32 rows (scikit-learn's
+// float32 model is not followed bit for bit in any order, and one chain of d dependent
+// adds, the next row's score waiting on this row's update, was most of a step).
+template <class T, class W>
+FASTSGD_ALWAYS_INLINE double sequential_score(const T* __restrict x, index_t d, W&& w) {
+  if constexpr (sizeof(T) == 8) {
+    double inner = 0.0;
+    for (index_t j = 0; j < d; ++j) inner += w(j) * static_cast<double>(x[j]);
+    return inner;
+  } else {
+    double p4[4] = {0.0, 0.0, 0.0, 0.0};
+    index_t j = 0;
+    for (; j + 4 <= d; j += 4)
+      for (int q = 0; q < 4; ++q) p4[q] += w(j + q) * static_cast<double>(x[j + q]);
+    for (; j < d; ++j) p4[0] += w(j) * static_cast<double>(x[j]);
+    return (p4[0] + p4[1]) + (p4[2] + p4[3]);
+  }
+}
+
 template <class L, class T, bool kSums>
 EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                                   const EpochSpec& spec, index_t active, const L& loss) {
@@ -219,6 +239,8 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   if (order != nullptr)
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span, Y, ldy, labels, sample_weight);
+  bool have_next = false;  // next_inner holds the next row's score
+  double next_inner = 0.0;
   index_t s = 0;
   for (; s < active; ++s) {
     const double eta = rates[s & (kRates - 1)];
@@ -230,24 +252,10 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     const index_t id = order != nullptr ? order[s] : s;
     const T* __restrict x = X + id * ld;
 
-    double inner = 0.0;  // w.dot(x), as SequentialStep sums it
-    if constexpr (sizeof(T) == 8) {
-      index_t j = 0;
-      for (; j + 4 <= d; j += 4) {  // feature by feature all the same
-        inner += V[j] * static_cast<double>(x[j]);
-        inner += V[j + 1] * static_cast<double>(x[j + 1]);
-        inner += V[j + 2] * static_cast<double>(x[j + 2]);
-        inner += V[j + 3] * static_cast<double>(x[j + 3]);
-      }
-      for (; j < d; ++j) inner += V[j] * static_cast<double>(x[j]);
-    } else {
-      double p4[4] = {0.0, 0.0, 0.0, 0.0};
-      index_t j = 0;
-      for (; j + 4 <= d; j += 4)
-        for (int q = 0; q < 4; ++q) p4[q] += V[j + q] * static_cast<double>(x[j + q]);
-      for (; j < d; ++j) p4[0] += V[j] * static_cast<double>(x[j]);
-      inner = (p4[0] + p4[1]) + (p4[2] + p4[3]);
-    }
+    // w.dot(x), as SequentialStep sums it (or as the previous step's update summed it)
+    double inner =
+        have_next ? next_inner : sequential_score(x, d, [&](index_t j) { return V[j]; });
+    have_next = false;
     inner *= scale;
     const double p = inner + b;
     double y = 0.0, w = 1.0;
@@ -295,6 +303,17 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
         }
         sq_norm = l2acc * (wscale * wscale);
         l1_norm = l1acc * wscale;
+      } else if (s + 1 < active) {
+        // the update, and with each new weight the next row's score (the same products
+        // summed in the same order as at the next step's start): the next step's chain
+        // starts from the weights in registers, not from their stores
+        const index_t next = order != nullptr ? order[s + 1] : s + 1;
+        next_inner = sequential_score(X + next * ld, d, [&](index_t j) {
+          const double v = V[j] + static_cast<double>(x[j]) * k;
+          V[j] = v;
+          return v;
+        });
+        have_next = true;
       } else {
         for (index_t j = 0; j < d; ++j) V[j] += static_cast<double>(x[j]) * k;
       }
