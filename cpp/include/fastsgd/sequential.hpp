@@ -35,6 +35,27 @@ inline void sequential_fold(Model& M) {
   M.scale = 1.0;
 }
 
+// w.dot(x) as the per-row steps sum it, over a row's n values x with weight w(j) for value
+// j: feature by feature, in scikit-learn's order, for float64 rows; four partial sums for
+// float32 rows (scikit-learn trains a float32 model on them, which the float64 model here
+// follows closely but not bit for bit in any order, and one chain of n dependent adds,
+// the next row's score waiting on this row's update, was most of a step).
+template <class T, class W>
+FASTSGD_ALWAYS_INLINE double sequential_score(const T* __restrict x, index_t n, W&& w) {
+  if constexpr (sizeof(T) == 8) {
+    double inner = 0.0;
+    for (index_t j = 0; j < n; ++j) inner += w(j) * static_cast<double>(x[j]);
+    return inner;
+  } else {
+    double p4[4] = {0.0, 0.0, 0.0, 0.0};
+    index_t j = 0;
+    for (; j + 4 <= n; j += 4)
+      for (int q = 0; q < 4; ++q) p4[q] += w(j + q) * static_cast<double>(x[j + q]);
+    for (; j < n; ++j) p4[0] += w(j) * static_cast<double>(x[j]);
+    return (p4[0] + p4[1]) + (p4[2] + p4[3]);
+  }
+}
+
 template <class L, class Src>
 struct SequentialStep {
   using T = typename Src::value_type;
@@ -55,22 +76,7 @@ struct SequentialStep {
     const PenaltySpec& pen = spec.step.penalty;
     const double alpha = pen.alpha, l1_ratio = pen.l1_ratio;
 
-    double inner = 0.0;  // w.dot(x)
-    if constexpr (sizeof(T) == 8) {
-      // feature by feature, as scikit-learn adds them
-      for (index_t j = 0; j < x.n; ++j) inner += V[x.col(j)] * static_cast<double>(x.val[j]);
-    } else {
-      // float32 data: scikit-learn trains a float32 model on it, whose trajectory the
-      // float64 model here follows closely but not bit for bit whatever the order; four
-      // partial sums keep the step's critical path short (one chain of x.n dependent
-      // adds, the next row's score waiting on this row's update, was most of a step).
-      double s[4] = {0.0, 0.0, 0.0, 0.0};
-      index_t j = 0;
-      for (; j + 4 <= x.n; j += 4)
-        for (int q = 0; q < 4; ++q) s[q] += V[x.col(j + q)] * static_cast<double>(x.val[j + q]);
-      for (; j < x.n; ++j) s[0] += V[x.col(j)] * static_cast<double>(x.val[j]);
-      inner = (s[0] + s[1]) + (s[2] + s[3]);
-    }
+    double inner = sequential_score(x.val, x.n, [&](index_t j) { return V[x.col(j)]; });
     inner *= M.scale;
     const double p = inner + (M.intercept ? M.b[0] : 0.0);
 
@@ -178,26 +184,6 @@ FASTSGD_ALWAYS_INLINE void prefetch_dense_row(const T* X, index_t ld, index_t id
 #endif
 }
 
-// w.dot(x) as the per-row steps sum it, weight j given by w(j): feature by feature, in
-// scikit-learn's order, for float64 rows; four partial sums for float32 rows (scikit-learn's
-// float32 model is not followed bit for bit in any order, and one chain of d dependent
-// adds, the next row's score waiting on this row's update, was most of a step).
-template <class T, class W>
-FASTSGD_ALWAYS_INLINE double sequential_score(const T* __restrict x, index_t d, W&& w) {
-  if constexpr (sizeof(T) == 8) {
-    double inner = 0.0;
-    for (index_t j = 0; j < d; ++j) inner += w(j) * static_cast<double>(x[j]);
-    return inner;
-  } else {
-    double p4[4] = {0.0, 0.0, 0.0, 0.0};
-    index_t j = 0;
-    for (; j + 4 <= d; j += 4)
-      for (int q = 0; q < 4; ++q) p4[q] += w(j + q) * static_cast<double>(x[j + q]);
-    for (; j < d; ++j) p4[0] += w(j) * static_cast<double>(x[j]);
-    return (p4[0] + p4[1]) + (p4[2] + p4[3]);
-  }
-}
-
 template <class L, class T, bool kSums>
 EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                                   const EpochSpec& spec, index_t active, const L& loss) {
@@ -252,7 +238,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     const index_t id = order != nullptr ? order[s] : s;
     const T* __restrict x = X + id * ld;
 
-    // w.dot(x), as SequentialStep sums it (or as the previous step's update summed it)
+    // w.dot(x) (or as the previous step's update summed it)
     double inner =
         have_next ? next_inner : sequential_score(x, d, [&](index_t j) { return V[j]; });
     have_next = false;
