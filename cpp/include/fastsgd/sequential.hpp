@@ -280,28 +280,35 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     if (update != 0.0) {
       const double wscale = scale;
       const double k = update / wscale;
-      if (kSums && track) {
-        double l2acc = 0.0, l1acc = 0.0;
-        for (index_t j = 0; j < d; ++j) {
-          V[j] += static_cast<double>(x[j]) * k;
-          l2acc += V[j] * V[j];
-          l1acc += std::fabs(V[j]);
-        }
+      // w.add(x, update): each new weight, with scikit-learn's norms summed over them when
+      // its objective is tracked; and, with a next row, that row's score from the same
+      // weights (the same products summed in the same order as at the next step's start):
+      // the next step's chain starts from the weights in registers, not from their stores
+      const bool norms = kSums && track;
+      double l2acc = 0.0, l1acc = 0.0;
+      auto add = [&](index_t j) {
+        const double v = V[j] + static_cast<double>(x[j]) * k;
+        V[j] = v;
+        return v;
+      };
+      auto add_norms = [&](index_t j) {
+        const double v = add(j);
+        l2acc += v * v;
+        l1acc += std::fabs(v);
+        return v;
+      };
+      if (s + 1 < active) {
+        const T* xn = X + (order != nullptr ? order[s + 1] : s + 1) * ld;
+        next_inner = norms ? sequential_score(xn, d, add_norms) : sequential_score(xn, d, add);
+        have_next = true;
+      } else if (norms) {
+        for (index_t j = 0; j < d; ++j) add_norms(j);
+      } else {
+        for (index_t j = 0; j < d; ++j) add(j);
+      }
+      if (norms) {
         sq_norm = l2acc * (wscale * wscale);
         l1_norm = l1acc * wscale;
-      } else if (s + 1 < active) {
-        // the update, and with each new weight the next row's score (the same products
-        // summed in the same order as at the next step's start): the next step's chain
-        // starts from the weights in registers, not from their stores
-        const index_t next = order != nullptr ? order[s + 1] : s + 1;
-        next_inner = sequential_score(X + next * ld, d, [&](index_t j) {
-          const double v = V[j] + static_cast<double>(x[j]) * k;
-          V[j] = v;
-          return v;
-        });
-        have_next = true;
-      } else {
-        for (index_t j = 0; j < d; ++j) V[j] += static_cast<double>(x[j]) * k;
       }
       if (intercept) b += update * decay;
     }
