@@ -422,6 +422,42 @@ TEST(the_optimal_schedule_starts_at_scikit_learns_rate) {
   CHECK_CLOSE(schedule_rate(s, 16.0), 0.25, 1e-15);
 }
 
+TEST(rates_in_blocks_are_the_rates_one_at_a_time) {
+  // schedule_rates and RateRing give schedule_rate's doubles: invscaling at power_t 1/4
+  // and 1/2 through exact_root_rates (no std::pow a step), to the bit, on runs of whole
+  // steps from 1 up to 2^52 and across the ring's refills; other exponents, the other
+  // schedules and steps that are not whole numbers one at a time
+  ScheduleSpec s;
+  s.id = ScheduleId::invscaling;
+  s.eta0 = 0.01;
+  const index_t n = 1 << 16;
+  std::vector<double> out(static_cast<std::size_t>(n));
+  const double starts[] = {1.0, 65537.0, 1e9 + 7.0, 0x1p40 + 12345.0, 0x1p52 - 65536.0, 2.5};
+  long mismatches = 0;
+  for (const double power_t : {0.25, 0.5, 0.3}) {
+    s.power_t = power_t;
+    for (const double t0 : starts) {
+      const double end = schedule_rates(s, t0, n, out.data());
+      double t = t0;
+      for (index_t i = 0; i < n; ++i, t += 1.0)
+        mismatches += out[static_cast<std::size_t>(i)] == s.eta0 / std::pow(t, power_t) ? 0 : 1;
+      CHECK(end == t);
+    }
+  }
+  CHECK(mismatches == 0);
+  for (const ScheduleId id : {ScheduleId::invscaling, ScheduleId::optimal, ScheduleId::constant}) {
+    s.id = id;
+    s.power_t = 0.25;
+    s.alpha = 1e-4;
+    s.t0 = 1000.0;
+    RateRing ring(s, 3.0, 1000);
+    double t = 3.0;
+    for (index_t step = 0; step < 1000; ++step, t += 1.0)
+      mismatches += ring(step) == schedule_rate(s, t) ? 0 : 1;
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST(the_xorshift_shuffle_is_scikit_learns) {
   // scikit-learn's ArrayDataset64._shuffle_py(12345) on rows 0..16, three times in a row
   std::vector<std::int64_t> order(17);

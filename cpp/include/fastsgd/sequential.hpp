@@ -150,11 +150,11 @@ struct SequentialStep {
 // batch machinery between rows (scikit-learn's defaults; the step and the epoch
 // loop around it took some 390 instructions a row). Rows are visited in
 // spec.order, or 0, 1, ... without one; the rows kSequentialAhead on, and their
-// targets, are asked for before their turn. Each learning rate is computed kRates
-// steps before its step (a std::pow with invscaling): off the step's critical path, the
-// next row's score waiting on this row's update. kSums: the rows' losses (and with
-// track_objective scikit-learn's objective) are summed.
-constexpr index_t kRates = 64;  // a power of two
+// targets, are asked for before their turn. The learning rates are computed 64 at a
+// time ahead of their steps (RateRing: invscaling's roots exact without a std::pow a
+// step), off the step's critical path, the next row's score waiting on this row's
+// update. kSums: the rows' losses (and with track_objective scikit-learn's objective)
+// are summed.
 // How many steps before its turn a row is asked for: fewer than the batched epoch's
 // kAheadRows (128). A step here takes tens of nanoseconds and a row is a few cache lines;
 // 128 rows ahead, their lines and their targets' (hundreds of lines) crowded L1. On 1M
@@ -211,11 +211,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   double b = intercept ? M.b[0] : 0.0, t = M.t;
   double scale = M.scale, sq_norm = M.sq_norm, l1_norm = M.l1_norm;
   double objective = 0.0;
-  // the rates of the next kRates steps, a ring: step s's slot is refilled with the rate of
-  // step s + kRates once used (t_ahead counts as t does, one 1.0 at a time)
-  double rates[kRates];
-  double t_ahead = t;
-  for (index_t r = 0; r < kRates; ++r, t_ahead += 1.0) rates[r] = schedule_rate(spec.schedule, t_ahead);
+  RateRing rate_of(spec.schedule, t, active);
   // a row's cache lines as prefetch_rows asks for them: up to 512 bytes into L1, up to
   // 1 KiB into L2, and the line of the last byte (rows are not aligned to lines)
   const index_t row_bytes = d * static_cast<index_t>(sizeof(T));
@@ -229,9 +225,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   double next_inner = 0.0;
   index_t s = 0;
   for (; s < active; ++s) {
-    const double eta = rates[s & (kRates - 1)];
-    rates[s & (kRates - 1)] = schedule_rate(spec.schedule, t_ahead);
-    t_ahead += 1.0;
+    const double eta = rate_of(s);
     if (order != nullptr && s + kSequentialAhead < active)
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span, Y, ldy, labels,
                          sample_weight);
