@@ -170,6 +170,7 @@ def test_defaults_with_shuffle_equal_sklearn(random_state):
             assert rs[0].randint(1000) == rs[1].randint(1000)
 
 
+@pytest.mark.parametrize("average", [False, True, 2000])
 @pytest.mark.parametrize("tol", [None, 1e-3])
 @pytest.mark.parametrize("shuffle", [True, False])
 @pytest.mark.parametrize(
@@ -177,12 +178,14 @@ def test_defaults_with_shuffle_equal_sklearn(random_state):
     [("SGDClassifier", "hinge"), ("SGDClassifier", "log_loss"), ("SGDClassifier", "modified_huber"),
      ("SGDRegressor", "squared_error"), ("SGDRegressor", "epsilon_insensitive")],
 )  # fmt: skip
-def test_float64_dense_fit_is_sklearns_bit_for_bit(cls, loss, shuffle, tol):
+def test_float64_dense_fit_is_sklearns_bit_for_bit(cls, loss, shuffle, tol, average):
     """scikit-learn's defaults on float64 rows (the per-row loop, whose next score is summed
     during the update, with the objective's norms when tol stops on it; odd d leaves a
-    tail): the coefficients are scikit-learn's to the bit."""
+    tail), averaged from the first step or from step 2000 too: the coefficients are
+    scikit-learn's to the bit."""
     X, y = _data(n=3000, d=13, classes=2 if cls == "SGDClassifier" else 0, seed=6)
-    a, b = _both(cls, X, y, loss=loss, shuffle=shuffle, max_iter=3, tol=tol, random_state=2)
+    a, b = _both(cls, X, y, loss=loss, shuffle=shuffle, max_iter=3, tol=tol, random_state=2,
+                 average=average)  # fmt: skip
     np.testing.assert_array_equal(b.coef_, a.coef_)
     np.testing.assert_array_equal(b.intercept_, a.intercept_)
     assert b.t_ == a.t_

@@ -55,6 +55,7 @@ import numpy as np
 try:
     import scipy.sparse as sp
     from joblib import effective_n_jobs
+    from scipy.linalg import blas
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
@@ -124,6 +125,20 @@ class _Cancelled(Exception):
 
 
 # --- one call of scikit-learn's plain_sgd, run by fastsgd's driver ---------------------------
+
+
+def _sklearn_average(model: Any) -> Any:
+    """The averaged coefficients as scikit-learn's reset_wscale forms them at the end of a
+    fit: AV + avg_a·V by the BLAS axpy, then scaled by 1/avg_b, with SciPy's BLAS (which
+    scikit-learn calls): its coefficients to the bit (OpenBLAS' axpy uses fused
+    multiply-adds on blocks of 16 and not on the rest)."""
+    state = model.state()
+    av = np.array(state["AV"][0], dtype=np.float64)
+    a, b = float(state["avg_a"]), float(state["avg_b"])
+    if a != 0.0 or b != 1.0:
+        av = blas.daxpy(state["V"][0], av, a=a)
+        av = blas.dscal(1.0 / b, av)
+    return av
 
 
 class _SGDRun:
@@ -236,7 +251,7 @@ class _SGDRun:
         b = float(model.bias()[0])
         avg_b = 0.0
         if average_coef is not None:
-            average_coef[...] = model.average_coef()[0]
+            average_coef[...] = _sklearn_average(model)
             avg_b = float(model.average_bias()[0])
         self.steps = round(model.t - t)
         return coef, b, average_coef, avg_b, result.n_epochs

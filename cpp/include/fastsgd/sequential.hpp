@@ -145,7 +145,7 @@ struct SequentialStep {
   }
 };
 
-// SequentialStep's epoch over dense rows without averaging or L1, in one loop: the
+// SequentialStep's epoch over dense rows without L1 (with averaging), in one loop: the
 // same operations in the same order, with the model's scalars in registers and no
 // batch machinery between rows (scikit-learn's defaults; the step and the epoch
 // loop around it took some 390 instructions a row). Rows are visited in
@@ -211,6 +211,11 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   double b = intercept ? M.b[0] : 0.0, t = M.t;
   double scale = M.scale, sq_norm = M.sq_norm, l1_norm = M.l1_norm;
   double objective = 0.0;
+  // the average (w.add_average) from step average_start on: AV, its factors, the intercept's
+  const bool averaging = M.averaging();
+  const double average_start = M.average_start;
+  double* __restrict AV = averaging ? M.AV.data() : nullptr;
+  double avg_a = M.avg_a, avg_b = M.avg_b, ab = averaging ? M.ab[0] : 0.0;
   RateRing rate_of(spec.schedule, t, active);
   // a row's cache lines as prefetch_rows asks for them: up to 512 bytes into L1, up to
   // 1 KiB into L2, and the line of the last byte (rows are not aligned to lines)
@@ -266,8 +271,17 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       scale *= c;
       sq_norm *= (c * c);
       l1_norm *= std::fabs(c);
-      if (scale < 1e-9) {  // sequential_fold without an average
-        for (index_t j = 0; j < d; ++j) V[j] *= scale;
+      if (scale < 1e-9) {  // sequential_fold
+        if (averaging) {
+          M.scale = scale;
+          M.avg_a = avg_a;
+          M.avg_b = avg_b;
+          sequential_fold(M);
+          avg_a = M.avg_a;
+          avg_b = M.avg_b;
+        } else {
+          for (index_t j = 0; j < d; ++j) V[j] *= scale;
+        }
         scale = 1.0;
       }
     }
@@ -306,6 +320,17 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       }
       if (intercept) b += update * decay;
     }
+    if (averaging && t >= average_start) {  // w.add_average(x, update, num)
+      const double num = t - average_start + 1.0;
+      const double mu = 1.0 / num;
+      const double k = -update / scale;
+      // a zero update adds zeros to AV (scikit-learn's loop runs then too)
+      if (update != 0.0)
+        for (index_t j = 0; j < d; ++j) AV[j] += (avg_a * static_cast<double>(x[j]) * k);
+      if (num > 1.0) avg_b /= (1.0 - mu);
+      avg_a += mu * avg_b * scale;
+      ab += ((b - ab) / num);
+    }
     t += 1.0;
     if (polls && --until_poll == 0) {
       until_poll = spec.poll_every;
@@ -321,6 +346,11 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   M.scale = scale;
   M.sq_norm = sq_norm;
   M.l1_norm = l1_norm;
+  if (averaging) {
+    M.avg_a = avg_a;
+    M.avg_b = avg_b;
+    M.ab[0] = ab;
+  }
   stats.steps = s;
   stats.objective_sum = objective;
   return stats;
@@ -335,8 +365,8 @@ EpochStats train_epoch_sequential(const Src& src, const Targets<typename Src::va
   const bool one_row = spec.batch_size == 1 && M.k == 1 && update_is_lazy(spec.step.update);
   if (!one_row) return train_epoch(src, tg, M, spec, ws);
   const index_t active = active_rows(spec, src.n);
-  // dense rows, no skipped rows, no average, no L1: the loop of sequential_dense_epoch
-  const bool dense_loop = spec.skip == nullptr && !M.averaging() && spec.step.penalty.l1 <= 0.0;
+  // dense rows, no skipped rows, no L1: the loop of sequential_dense_epoch
+  const bool dense_loop = spec.skip == nullptr && spec.step.penalty.l1 <= 0.0;
   return visit_loss(spec.loss, [&](const auto& loss) {
     using Loss = std::decay_t<decltype(loss)>;
     if constexpr (Loss::joint) {
