@@ -285,9 +285,10 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
         scale = 1.0;
       }
     }
+    // update / wscale; the average's -update / wscale is its negation (the same double)
+    const double k = update != 0.0 ? update / scale : 0.0;
     if (update != 0.0) {
       const double wscale = scale;
-      const double k = update / wscale;
       // w.add(x, update): each new weight, with scikit-learn's norms summed over them when
       // its objective is tracked; and, with a next row, that row's score from the same
       // weights (the same products summed in the same order as at the next step's start):
@@ -323,10 +324,9 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     if (averaging && t >= average_start) {  // w.add_average(x, update, num)
       const double num = t - average_start + 1.0;
       const double mu = 1.0 / num;
-      const double k = -update / scale;
       // a zero update adds zeros to AV (scikit-learn's loop runs then too)
       if (update != 0.0)
-        for (index_t j = 0; j < d; ++j) AV[j] += (avg_a * static_cast<double>(x[j]) * k);
+        for (index_t j = 0; j < d; ++j) AV[j] += (avg_a * static_cast<double>(x[j]) * -k);
       if (num > 1.0) avg_b /= (1.0 - mu);
       avg_a += mu * avg_b * scale;
       ab += ((b - ab) / num);
