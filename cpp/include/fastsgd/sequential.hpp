@@ -56,6 +56,17 @@ FASTSGD_ALWAYS_INLINE double sequential_score(const T* __restrict x, index_t n, 
   }
 }
 
+// w.add_average's factors after its loop over the row, in scikit-learn's order: num the
+// steps averaged so far (this one included), wscale W's scale, b the new intercept; the
+// average is (AV + avg_a·V) / avg_b, ab the intercept's.
+FASTSGD_ALWAYS_INLINE void average_factors(double num, double wscale, double b, double& avg_a,
+                                           double& avg_b, double& ab) {
+  const double mu = 1.0 / num;
+  if (num > 1.0) avg_b /= (1.0 - mu);
+  avg_a += mu * avg_b * wscale;
+  ab += ((b - ab) / num);
+}
+
 template <class L, class Src>
 struct SequentialStep {
   using T = typename Src::value_type;
@@ -122,15 +133,11 @@ struct SequentialStep {
     }
     if (M.intercept && update != 0.0) M.b[0] += update * spec.step.intercept_decay;
     if (M.averaging() && M.t >= M.average_start) {  // w.add_average(x, update, num)
-      const double num = M.t - M.average_start + 1.0;
-      const double mu = 1.0 / num;
       const double a = M.avg_a;
       const double k = -update / wscale;
       double* AV = M.AV.data();
       for (index_t j = 0; j < x.n; ++j) AV[x.col(j)] += (a * static_cast<double>(x.val[j]) * k);
-      if (num > 1.0) M.avg_b /= (1.0 - mu);
-      M.avg_a += mu * M.avg_b * wscale;
-      M.ab[0] += ((M.b[0] - M.ab[0]) / num);
+      average_factors(M.t - M.average_start + 1.0, wscale, M.b[0], M.avg_a, M.avg_b, M.ab[0]);
     }
     if (pen.l1 > 0.0) {
       model_ensure_state(M, 0, true);
@@ -150,9 +157,9 @@ struct SequentialStep {
 // batch machinery between rows (scikit-learn's defaults; the step and the epoch
 // loop around it took some 390 instructions a row). Rows are visited in
 // spec.order, or 0, 1, ... without one; the rows kSequentialAhead on, and their
-// targets, are asked for before their turn. The learning rates are computed 64 at a
-// time ahead of their steps (RateRing: invscaling's roots exact without a std::pow a
-// step), off the step's critical path, the next row's score waiting on this row's
+// targets, are asked for before their turn. The learning rates are computed 64 steps
+// ahead (RateRing; invscaling's roots 64 at a time, exact, without a std::pow a step),
+// off the step's critical path, the next row's score waiting on this row's
 // update. kSums: the rows' losses (and with track_objective scikit-learn's objective)
 // are summed.
 // How many steps before its turn a row is asked for: fewer than the batched epoch's
@@ -322,14 +329,10 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       if (intercept) b += update * decay;
     }
     if (averaging && t >= average_start) {  // w.add_average(x, update, num)
-      const double num = t - average_start + 1.0;
-      const double mu = 1.0 / num;
       // a zero update adds zeros to AV (scikit-learn's loop runs then too)
       if (update != 0.0)
         for (index_t j = 0; j < d; ++j) AV[j] += (avg_a * static_cast<double>(x[j]) * -k);
-      if (num > 1.0) avg_b /= (1.0 - mu);
-      avg_a += mu * avg_b * scale;
-      ab += ((b - ab) / num);
+      average_factors(t - average_start + 1.0, scale, b, avg_a, avg_b, ab);
     }
     t += 1.0;
     if (polls && --until_poll == 0) {
