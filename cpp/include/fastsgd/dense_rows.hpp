@@ -877,6 +877,119 @@ inline index_t tiled_rows(const DenseRows<T>& src, const Targets<T>& tg, index_t
   }
   return S * per;
 }
+
+// The D features of kFL rows (D vectors as the rows lie in memory: feature c of row r
+// at lane r·D + c) taken apart into D vectors, x[c] lane r = feature c of row r.
+template <int D>
+FASTSGD_ALWAYS_INLINE void split_features(const vfn* a, vfn* x) {
+  if constexpr (D == 1) {
+    x[0] = a[0];
+  } else {
+    using I = LaneIndex<vfn>::type;
+    I even, odd;
+    for (int l = 0; l < kFL; ++l) {
+      even[l] = 2 * l;
+      odd[l] = 2 * l + 1;
+    }
+    if constexpr (D == 2) {
+      x[0] = __builtin_shuffle(a[0], a[1], even);
+      x[1] = __builtin_shuffle(a[0], a[1], odd);
+    } else {  // D == 4: features (0, 2) and (1, 3) of each pair of vectors, then apart
+      const vfn e01 = __builtin_shuffle(a[0], a[1], even), o01 = __builtin_shuffle(a[0], a[1], odd);
+      const vfn e23 = __builtin_shuffle(a[2], a[3], even), o23 = __builtin_shuffle(a[2], a[3], odd);
+      x[0] = __builtin_shuffle(e01, e23, even);
+      x[2] = __builtin_shuffle(e01, e23, odd);
+      x[1] = __builtin_shuffle(o01, o23, even);
+      x[3] = __builtin_shuffle(o01, o23, odd);
+    }
+  }
+}
+
+// The logistic loss on float32 rows of D ∈ {1, 2, 4} features (Contig: row stride D;
+// otherwise any, the same lanes gathered from rows ld apart, so every layout gives the
+// same bits), k = 1,
+// labels or real targets (ldy = 1), no weights and no clipping: scores, losses and
+// derivatives in float32 lanes, kFL rows a vector (each row's features taken apart,
+// split_features), so that no lane leaves float32 until the sums: each lane of a
+// float32 sum takes at most 16 terms before it is added into double, as in fused_rows.
+// The scores are x·w + b with w = scale·W rounded to float32. Two streams (the halves
+// of the rows) side by side. Returns the rows it took (a multiple of 2·kFL).
+template <int D, bool Grad, bool Contig>
+inline index_t logistic_tiled_f32(const DenseRows<float>& src, const Targets<float>& tg,
+                                  index_t first, index_t m, const Params& p, double* out) {
+  constexpr int N = kFL;
+  constexpr int S = 2;
+  constexpr index_t F = 16 / S;  // steps between flushes: each step adds S terms a lane
+  const Logistic L{LossSpec{}};
+  vfn wv[D];
+  for (int c = 0; c < D; ++c) wv[c] = nbroadcast(static_cast<float>(p.scale * p.W[c]));
+  const vfn bv = nbroadcast(static_cast<float>(p.b != nullptr ? p.b[0] : 0.0));
+  const vin pos = vin{} + static_cast<long long>(tg.positive);
+  const vfn ypos = nbroadcast(static_cast<float>(Logistic::label_pos));
+  const vfn yneg = nbroadcast(static_cast<float>(Logistic::label_neg));
+  using I = LaneIndex<vfn>::type;
+  I low;  // the low half of each 64-bit lane of two vectors: one mask lane per label
+  for (int l = 0; l < N; ++l) low[l] = 2 * l;
+  const index_t per = m / (S * N) * N;  // rows of each stream
+  const float* Xs = src.row(first);
+  vdn loss = nzero<vdn>(), es = nzero<vdn>(), g[D];
+  for (int c = 0; c < D; ++c) g[c] = nzero<vdn>();
+  index_t i = 0;
+  while (i < per) {
+    const index_t stop = imin(per, i + F * N);
+    vfn lf = nzero<vfn>(), ef = nzero<vfn>(), gf[D];
+    for (int c = 0; c < D; ++c) gf[c] = nzero<vfn>();
+    for (; i < stop; i += N) {
+      vfn x[S][D], z[S], y[S], value[S], deriv[S];
+      for (int q = 0; q < S; ++q) {
+        const index_t row = q * per + i;
+        vfn a[D];
+        if constexpr (Contig) {
+          for (int c = 0; c < D; ++c) a[c] = nload<vfn>(Xs + row * D + c * N);
+        } else {
+          alignas(64) float t[D * N];
+          for (int r = 0; r < N; ++r)
+            for (int j = 0; j < D; ++j) t[r * D + j] = Xs[(row + r) * src.ld + j];
+          for (int c = 0; c < D; ++c) a[c] = nload<vfn>(t + c * N);
+        }
+        split_features<D>(a, x[q]);
+        vfn s = x[q][0] * wv[0];
+        for (int c = 1; c < D; ++c) s += x[q][c] * wv[c];
+        z[q] = s + bv;
+        if (tg.Y != nullptr) {
+          y[q] = nload<vfn>(tg.Y + first + row);
+        } else {
+          const std::int64_t* lab = tg.labels + first + row;
+          const vin m0 = nload<vin>(lab) == pos, m1 = nload<vin>(lab + kDL) == pos;
+          const vifn is_pos = __builtin_shuffle(reinterpret_cast<vifn>(m0),
+                                                reinterpret_cast<vifn>(m1), low);
+          y[q] = vselect(is_pos, ypos, yneg);
+        }
+      }
+      value_deriv<S>(L, z, y, value, deriv);
+      for (int q = 0; q < S; ++q) {
+        lf += value[q];
+        if constexpr (Grad) {
+          ef += deriv[q];
+          for (int c = 0; c < D; ++c) gf[c] += deriv[q] * x[q][c];
+        }
+      }
+    }
+    loss += widen(lf);
+    if constexpr (Grad) {
+      es += widen(ef);
+      for (int c = 0; c < D; ++c) g[c] += widen(gf[c]);
+    }
+  }
+  const double l = nhsum(loss);
+  out[kOutLoss] += l;
+  out[kOutWeighted] += l;
+  if constexpr (Grad) {
+    out[kOutGb] += nhsum(es);
+    for (int c = 0; c < D; ++c) out[kOutGb + 1 + c] += nhsum(g[c]);
+  }
+  return S * per;
+}
 #endif
 
 template <int D, bool Grad, class T>
@@ -899,6 +1012,15 @@ inline void dense_loss_d(const DenseRows<T>& src, const RowSet& rows, index_t r0
       else
         done = squared_tiled<D, Grad>(X, Y, r1 - r0, p, spec.param[0], out);
       r0 += done;
+    } else if (sizeof(T) == 4 && tiled && spec.id == LossId::logistic &&
+               (tg.Y != nullptr ? tg.ldy == 1 : tg.labels != nullptr) && unit_weights(tg) &&
+               std::isinf(limit)) {
+      if constexpr (sizeof(T) == 4) {
+        if (src.ld == D)
+          r0 += logistic_tiled_f32<D, Grad, true>(src, tg, rows.first + r0, r1 - r0, p, out);
+        else
+          r0 += logistic_tiled_f32<D, Grad, false>(src, tg, rows.first + r0, r1 - r0, p, out);
+      }
     } else if constexpr (kDL % D == 0) {
       if (tiled && (tg.Y != nullptr ? tg.ldy == 1 : tg.labels != nullptr)) {
         visit_loss(spec, [&](const auto& L) {
