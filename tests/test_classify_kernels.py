@@ -444,6 +444,18 @@ def test_bad_softmax_labels(bad, match):
         reference.softmax_xent_grad(X, bad, W)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint64])
+def test_labels_checked_to_the_class_count(dtype):
+    # the labels' bitwise or settles the check in one pass where it is below k; k = 3: the
+    # or of 1 and 2 is 3, so 0..2 are accepted and 3 refused by their minimum and maximum
+    X, _, W, _ = problem(6, 3, 3, np.float64)
+    good = np.array([0, 1, 2, 2, 1, 0], dtype=dtype)
+    want = reference.softmax_xent_grad(X, good, W)[0]
+    assert fastsgd.softmax_xent_grad(X, good, W)[0] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match=r"in \[0, 3\), found values 0\.\.3"):
+        fastsgd.softmax_xent_grad(X, np.array([0, 1, 3, 2, 1, 0], dtype=dtype), W)
+
+
 def test_bad_logistic_labels():
     X, _, w = logistic_problem(6, 2, np.float64)
     for bad in ([0, 1, 2, 0, 1, 0], [0, 1, -1, 0, 1, 0]):
