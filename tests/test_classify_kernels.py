@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastsgd
-from fastsgd import reference
+from fastsgd import _core, reference
 
 # (n, d, k): a single row, two classes, more classes than features, many rows
 CASES = [(1, 1, 2), (7, 3, 2), (50, 5, 3), (300, 17, 10), (1001, 4, 7)]
@@ -317,6 +317,48 @@ def test_logistic_xent_paths_match_float64(dtype, d, scale):
     want_gw = X.astype(np.float64).T @ r / n
     np.testing.assert_allclose(gw, want_gw, rtol=rtol * 10, atol=rtol * np.abs(want_gw).max())
     np.testing.assert_allclose(gb, r.mean(), rtol=rtol * 10, atol=rtol * np.abs(r).mean())
+
+
+@pytest.mark.parametrize("d", [1, 2, 4])
+def test_logistic_float32_few_features_every_isa(d):
+    # float32 rows of 1, 2 or 4 features: several rows a vector, the rows' features taken
+    # apart in an order of their own; the labels, the same 0/1 as real targets, and a
+    # strided copy of X must give the same bits, close to float64 NumPy, on every
+    # instruction set this CPU runs
+    rng = np.random.default_rng(d)
+    n = 1037
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    W = rng.standard_normal((1, d)) / np.sqrt(d)
+    b = np.array([0.25])
+    spec = _core.LossSpec("logistic", [])
+    s = X.astype(np.float64) @ W[0] + 0.25
+    r = np.where(s >= 0, 1 / (1 + np.exp(-s)), np.exp(s) / (1 + np.exp(s))) - y
+    want = np.concatenate(
+        [[np.sum(np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s))) - y * s), r.sum()], X.T @ r]
+    )
+    strided = np.repeat(X, 3, axis=0)[::3]
+    before = _core.active_isa()
+    ran = []
+    try:
+        for isa in _core.build_info()["isas_compiled"]:
+            if not _core.set_isa(isa):
+                continue
+            ran.append(isa)
+            got = []
+            for Xv, tg in [
+                (X, _core.Targets(labels=y)),
+                (X, _core.Targets(Y=y.astype(np.float32).reshape(-1, 1))),
+                (strided, _core.Targets(labels=y)),
+            ]:
+                loss, _, gW, gb = _core.loss_grad(Xv, tg, W, b, spec, True, None, 1)
+                got.append(np.concatenate([[loss], np.ravel(gb), np.ravel(gW)]))
+            np.testing.assert_array_equal(got[1], got[0])
+            np.testing.assert_array_equal(got[2], got[0])
+            np.testing.assert_allclose(got[0], want, rtol=2e-6, atol=2e-6 * np.abs(want).max())
+    finally:
+        assert _core.set_isa(before)
+    assert before in ran
 
 
 def test_logistic_xent_layouts(dtype, layout, arrange):

@@ -489,8 +489,10 @@ def _class_labels(y: Any, n: int, limit: int, what: str) -> np.ndarray[Any, np.d
         )
     # One pass where it settles the check: every label lies in [0, their bitwise or] when
     # that is >= 0 (0/1 labels: exactly when they are all 0 or 1); min and max otherwise.
-    if n and not 0 <= int(np.bitwise_or.reduce(y_arr)) < limit and (
-        int(y_arr.min()) < 0 or int(y_arr.max()) >= limit
+    if (
+        n
+        and not 0 <= int(np.bitwise_or.reduce(y_arr)) < limit
+        and (int(y_arr.min()) < 0 or int(y_arr.max()) >= limit)
     ):
         raise ValueError(
             f"y must hold {what} in [0, {limit}), found values "

@@ -323,6 +323,10 @@ template <>
 struct LaneIndex<vdn> {
   using type = vin;
 };
+template <>
+struct LaneIndex<vifn> {
+  using type = vifn;
+};
 template <class V>
 constexpr int lanes_of = static_cast<int>(sizeof(V) / sizeof(V{}[0]));
 
@@ -878,30 +882,54 @@ inline index_t tiled_rows(const DenseRows<T>& src, const Targets<T>& tg, index_t
   return S * per;
 }
 
+// Lane 4g + o of pair_pick<H>(a, b): a[4g + 2o + H] for o < 2, b[4g + 2(o − 2) + H]
+// otherwise: the even (H = 0) or odd (H = 1) lanes of a and b within each group of four
+// lanes (a 128-bit lane; one shufps on x86, where an across-lanes even/odd split takes
+// three instructions).
+template <int H, class V>
+FASTSGD_ALWAYS_INLINE V pair_pick(V a, V b) {
+  using I = typename LaneIndex<V>::type;
+  constexpr int N = lanes_of<V>;
+  I m;
+  for (int l = 0; l < N; ++l) {
+    const int g = l / 4, o = l % 4;
+    m[l] = (o < 2 ? 4 * g + 2 * o : N + 4 * g + 2 * (o - 2)) + H;
+  }
+  return __builtin_shuffle(a, b, m);
+}
+
+// The row (of the kFL rows of a step) that lane l holds after split_features<D>, and
+// after pair_pick<0> of two vectors of one 64-bit value a row (the labels: D = 2's order).
+template <int D>
+constexpr int split_row(int l) {
+  const int g = l / 4, o = l % 4;
+  if constexpr (D == 1) return l;
+  if constexpr (D == 2) return o < 2 ? 2 * g + o : kFL / 2 + 2 * g + (o - 2);
+  return o * (kFL / 4) + g;  // D == 4
+}
+// The lane split_row<2> puts row r in.
+constexpr int split_lane2(int r) {
+  const int h = r < kFL / 2 ? r : r - kFL / 2;
+  return 4 * (h / 2) + h % 2 + (r < kFL / 2 ? 0 : 2);
+}
+
 // The D features of kFL rows (D vectors as the rows lie in memory: feature c of row r
-// at lane r·D + c) taken apart into D vectors, x[c] lane r = feature c of row r.
+// at lane r·D + c) taken apart into D vectors: lane l of x[c] = feature c of row
+// split_row<D>(l) (the rows in an order that costs one in-lane shuffle an output).
 template <int D>
 FASTSGD_ALWAYS_INLINE void split_features(const vfn* a, vfn* x) {
   if constexpr (D == 1) {
     x[0] = a[0];
-  } else {
-    using I = LaneIndex<vfn>::type;
-    I even, odd;
-    for (int l = 0; l < kFL; ++l) {
-      even[l] = 2 * l;
-      odd[l] = 2 * l + 1;
-    }
-    if constexpr (D == 2) {
-      x[0] = __builtin_shuffle(a[0], a[1], even);
-      x[1] = __builtin_shuffle(a[0], a[1], odd);
-    } else {  // D == 4: features (0, 2) and (1, 3) of each pair of vectors, then apart
-      const vfn e01 = __builtin_shuffle(a[0], a[1], even), o01 = __builtin_shuffle(a[0], a[1], odd);
-      const vfn e23 = __builtin_shuffle(a[2], a[3], even), o23 = __builtin_shuffle(a[2], a[3], odd);
-      x[0] = __builtin_shuffle(e01, e23, even);
-      x[2] = __builtin_shuffle(e01, e23, odd);
-      x[1] = __builtin_shuffle(o01, o23, even);
-      x[3] = __builtin_shuffle(o01, o23, odd);
-    }
+  } else if constexpr (D == 2) {
+    x[0] = pair_pick<0>(a[0], a[1]);
+    x[1] = pair_pick<1>(a[0], a[1]);
+  } else {  // D == 4: features (0, 2) and (1, 3) of each pair of vectors, then apart
+    const vfn e01 = pair_pick<0>(a[0], a[1]), o01 = pair_pick<1>(a[0], a[1]);
+    const vfn e23 = pair_pick<0>(a[2], a[3]), o23 = pair_pick<1>(a[2], a[3]);
+    x[0] = pair_pick<0>(e01, e23);
+    x[2] = pair_pick<1>(e01, e23);
+    x[1] = pair_pick<0>(o01, o23);
+    x[3] = pair_pick<1>(o01, o23);
   }
 }
 
@@ -928,8 +956,11 @@ inline index_t logistic_tiled_f32(const DenseRows<float>& src, const Targets<flo
   const vfn ypos = nbroadcast(static_cast<float>(Logistic::label_pos));
   const vfn yneg = nbroadcast(static_cast<float>(Logistic::label_neg));
   using I = LaneIndex<vfn>::type;
-  I low;  // the low half of each 64-bit lane of two vectors: one mask lane per label
-  for (int l = 0; l < N; ++l) low[l] = 2 * l;
+  I from_labels, from_y;  // lane l: the row split_row<D>(l), from D = 2's order or in order
+  for (int l = 0; l < N; ++l) {
+    from_labels[l] = split_lane2(split_row<D>(l));
+    from_y[l] = split_row<D>(l);
+  }
   const index_t per = m / (S * N) * N;  // rows of each stream
   const float* Xs = src.row(first);
   vdn loss = nzero<vdn>(), es = nzero<vdn>(), g[D];
@@ -956,13 +987,15 @@ inline index_t logistic_tiled_f32(const DenseRows<float>& src, const Targets<flo
         vfn s = x[q][0] * wv[0];
         for (int c = 1; c < D; ++c) s += x[q][c] * wv[c];
         z[q] = s + bv;
+        // the targets in the rows' order of x
         if (tg.Y != nullptr) {
           y[q] = nload<vfn>(tg.Y + first + row);
-        } else {
+          if constexpr (D != 1) y[q] = __builtin_shuffle(y[q], from_y);
+        } else {  // one mask lane a label: the low halves of the 64-bit comparisons
           const std::int64_t* lab = tg.labels + first + row;
           const vin m0 = nload<vin>(lab) == pos, m1 = nload<vin>(lab + kDL) == pos;
-          const vifn is_pos = __builtin_shuffle(reinterpret_cast<vifn>(m0),
-                                                reinterpret_cast<vifn>(m1), low);
+          vifn is_pos = pair_pick<0>(reinterpret_cast<vifn>(m0), reinterpret_cast<vifn>(m1));
+          if constexpr (D != 2) is_pos = __builtin_shuffle(is_pos, from_labels);
           y[q] = vselect(is_pos, ypos, yneg);
         }
       }
