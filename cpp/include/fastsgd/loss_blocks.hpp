@@ -10,7 +10,8 @@
 // vmath.hpp; each is the formula of its type in losses.hpp, written on vectors of
 // kDL rows, and is checked against float64 NumPy (tests/test_classify_kernels.py,
 // tests/test_kernels.py). For float32 rows the logistic loss and softmax's
-// exponentials are taken in float32 lanes (float32 exp and log, about 1e-7 relative);
+// exponentials are taken in float32 lanes (float32 exp, and log1p by a series; about
+// 1e-7 relative);
 // their sums over rows stay in double. Any other loss, and blocks whose R is not a
 // multiple of the vector's lanes, use loss_rows.
 #pragma once
@@ -105,8 +106,9 @@ FASTSGD_ALWAYS_INLINE void value_deriv(const Squared& L, const vdn* z, const vdn
   }
 }
 // log(1 + t) for t = e^−|z| in [0, 1] (or NaN), given u = 1 + t rounded and inv = 1/u.
-// Double lanes: log(u) plus u's rounding error over u (vlog1p's correction); u is in
-// [1, 2], or NaN with z, which then makes the loss NaN through y·z.
+// Double lanes: log(u) + (t − (u − 1))/u, the second term u's rounding error over u
+// (Goldberg's correction); u is in [1, 2], or NaN with z, which then makes the loss NaN
+// through y·z.
 template <int M>
 FASTSGD_ALWAYS_INLINE void log1p_nonneg_m(const vdn* t, const vdn* u, const vdn* inv, vdn* out) {
   log_finite_m<M>(u, out);

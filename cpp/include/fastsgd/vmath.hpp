@@ -1,8 +1,8 @@
-// exp, log and log1p on native double vectors (simd.hpp's vdn), for the losses of
-// a block of rows (loss_blocks.hpp): one call does kDL rows. Each is within about
-// one unit in the last place of std::exp / std::log / std::log1p on the domain
-// the losses use (the kernels' tests compare them with NumPy's through the kernels).
-// vexpf_m and vlogf_m are float32 versions (Cephes' expf and logf) for float32 rows.
+// exp and log on native double vectors (simd.hpp's vdn), for the losses of a block
+// of rows (loss_blocks.hpp): one call does kDL rows. Each is within about one unit
+// in the last place of std::exp / std::log on the domain the losses use (the
+// kernels' tests compare them with NumPy's through the kernels).
+// vexpf_m is a float32 version (Cephes' expf) for float32 rows.
 //
 //   exp(x)   = 2^k · e^r,  x = k·ln2 + r, |r| ≤ ln2/2, e^r by its Taylor polynomial of
 //              degree 13 (truncation error below 2^-60); k added to the exponent bits.
@@ -11,8 +11,6 @@
 //   log(x)   = e·ln2 + log(m), x = 2^e·m with m in [√2/2, √2); log(m) as fdlibm's
 //              __ieee754_log does (f = m − 1, s = f/(2 + f), a polynomial in s²).
 //              For normal x > 0, +inf and NaN.
-//   log1p(t) = log(u) + (t − (u − 1))/u with u = 1 + t rounded: the second term is
-//              the rounding error of u (Goldberg's correction). For t ≥ 0.
 #pragma once
 
 #include <cstdint>
@@ -121,35 +119,6 @@ FASTSGD_ALWAYS_INLINE void vexpf_m(const vfn* x, vfn* out) {
   }
 }
 
-// log(x) in float32 lanes for normal, finite x > 0, M vectors side by side: Cephes'
-// logf (x = 2^e·m, m in [√2/2, √2), log(m) = f − f²/2 + f³·P(f) with f = m − 1, within
-// about 2 units in the last place of a float32).
-template <int M>
-FASTSGD_ALWAYS_INLINE void vlogf_m(const vfn* x, vfn* out) {
-  constexpr float P[9] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
-                          -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
-                          2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
-  vfn f[M], e[M], z[M], y[M];
-  for (int i = 0; i < M; ++i) {
-    const vufn bits = reinterpret_cast<vufn>(x[i]);
-    vfn m = reinterpret_cast<vfn>((bits & 0x007fffffu) | 0x3f800000u);  // in [1, 2)
-    const vifn big = reinterpret_cast<vifn>(m > 1.41421356237f);
-    m = vselect(big, m * 0.5f, m);
-    e[i] = __builtin_convertvector(reinterpret_cast<vifn>(bits >> 23) - 127 - big, vfn);
-    f[i] = m - 1.0f;
-    z[i] = f[i] * f[i];
-    y[i] = nbroadcast(P[0]);
-  }
-  for (int j = 1; j < 9; ++j)
-    for (int i = 0; i < M; ++i) y[i] = y[i] * f[i] + P[j];
-  for (int i = 0; i < M; ++i) {
-    vfn r = y[i] * f[i] * z[i];
-    r += -2.12194440e-4f * e[i];
-    r += -0.5f * z[i];
-    out[i] = (f[i] + r) + 0.693359375f * e[i];
-  }
-}
-
 // log(x) for normal x > 0 (and +inf, NaN), lane by lane. Finite: the caller promises
 // a finite x (no test for +inf and NaN).
 template <bool Finite = false>
@@ -183,8 +152,8 @@ FASTSGD_ALWAYS_INLINE vdn vlog(vdn x) {
   return vselect(reinterpret_cast<vin>(x != x || x == __builtin_inf()), x, out);
 }
 
-// e^x for x ≤ 0 (or NaN) and log(x) for normal, finite x > 0 on M vectors of either
-// lane type: double lanes (vexp_m, vlog) or float32 lanes (vexpf_m, vlogf_m).
+// e^x for x ≤ 0 (or NaN) on M vectors of either lane type (vexp_m or vexpf_m), and
+// log(x) for normal, finite x > 0 on M vectors of doubles (vlog).
 template <int M>
 FASTSGD_ALWAYS_INLINE void exp_nonpos_m(const vdn* x, vdn* out) {
   vexp_m<M, true>(x, out);
@@ -196,16 +165,6 @@ FASTSGD_ALWAYS_INLINE void exp_nonpos_m(const vfn* x, vfn* out) {
 template <int M>
 FASTSGD_ALWAYS_INLINE void log_finite_m(const vdn* x, vdn* out) {
   for (int i = 0; i < M; ++i) out[i] = vlog<true>(x[i]);
-}
-template <int M>
-FASTSGD_ALWAYS_INLINE void log_finite_m(const vfn* x, vfn* out) {
-  vlogf_m<M>(x, out);
-}
-
-// log(1 + t) for t ≥ 0 (and NaN), lane by lane.
-FASTSGD_ALWAYS_INLINE vdn vlog1p(vdn t) {
-  const vdn u = 1.0 + t;
-  return vlog(u) + (t - (u - 1.0)) / u;
 }
 
 #endif
