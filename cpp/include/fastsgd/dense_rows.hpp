@@ -935,11 +935,11 @@ FASTSGD_ALWAYS_INLINE void split_features(const vfn* a, vfn* x) {
 
 // The logistic loss on float32 rows of D ∈ {1, 2, 4} features (Contig: row stride D;
 // otherwise any, the same lanes gathered from rows ld apart, so every layout gives the
-// same bits), k = 1,
-// labels or real targets (ldy = 1), no weights and no clipping: scores, losses and
-// derivatives in float32 lanes, kFL rows a vector (each row's features taken apart,
-// split_features), so that no lane leaves float32 until the sums: each lane of a
-// float32 sum takes at most 16 terms before it is added into double, as in fused_rows.
+// same bits), k = 1, labels or real targets (ldy = 1), no weights and no clipping:
+// scores, losses and derivatives in float32 lanes, kFL rows a vector (each row's
+// features taken apart, split_features), so that no lane leaves float32 until the sums:
+// each lane of a float32 sum takes at most 16 terms before it is added into double, as
+// in fused_rows.
 // The scores are x·w + b with w = scale·W rounded to float32. Two streams (the halves
 // of the rows) side by side. Returns the rows it took (a multiple of 2·kFL).
 template <int D, bool Grad, bool Contig>
