@@ -488,8 +488,8 @@ def test_bad_softmax_labels(bad, match):
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint64])
 def test_labels_checked_to_the_class_count(dtype):
-    # the labels' bitwise or settles the check in one pass where it is below k; k = 3: the
-    # or of 1 and 2 is 3, so 0..2 are accepted and 3 refused by their minimum and maximum
+    # k = 3, not a power of two: the or of the labels 1 and 2 is 3, so the check must take
+    # their minimum and maximum: 0..2 accepted, 3 refused
     X, _, W, _ = problem(6, 3, 3, np.float64)
     good = np.array([0, 1, 2, 2, 1, 0], dtype=dtype)
     want = reference.softmax_xent_grad(X, good, W)[0]

@@ -487,13 +487,13 @@ def _class_labels(y: Any, n: int, limit: int, what: str) -> np.ndarray[Any, np.d
         raise ValueError(
             f"y must have shape ({n},), one label per row of X, got {shape_str(y_arr.shape)}"
         )
-    # One pass where it settles the check: every label lies in [0, their bitwise or] when
-    # that is >= 0 (0/1 labels: exactly when they are all 0 or 1); min and max otherwise.
-    if (
-        n
-        and not 0 <= int(np.bitwise_or.reduce(y_arr)) < limit
-        and (int(y_arr.min()) < 0 or int(y_arr.max()) >= limit)
-    ):
+    # For a power-of-two limit (0/1 labels among them) one pass settles it: the labels are
+    # all in [0, limit) exactly when their bitwise or is; otherwise their min and max.
+    if limit & (limit - 1) == 0:
+        bad = n > 0 and not 0 <= int(np.bitwise_or.reduce(y_arr)) < limit
+    else:
+        bad = n > 0 and (int(y_arr.min()) < 0 or int(y_arr.max()) >= limit)
+    if bad:
         raise ValueError(
             f"y must hold {what} in [0, {limit}), found values "
             f"{int(y_arr.min())}..{int(y_arr.max())}"
