@@ -645,15 +645,19 @@ def _regression32(n: int, d: int) -> tuple[Any, Any, Any]:
 
 def _float32_errors(n: int, d: int = 2) -> tuple[float, float, float]:
     """Relative errors of fastsgd's and NumPy's float32 gradients against float64 on the same
-    numbers, and of fastsgd's loss."""
+    numbers, and of fastsgd's loss. A gradient's error: the largest relative error of its
+    coordinates within 1 % of the largest (a coordinate near zero is a cancelling sum: its
+    own relative error measures its conditioning, not the kernel), and fastsgd's largest
+    error relative to the largest coordinate is checked within 1e-7 here."""
     X, y, w = _regression32(n, d)
     loss, gw, _ = fastsgd.mse_grad(X, y, w)
     eloss, egw, _ = ref.mse_grad(X.astype(np.float64), y.astype(np.float64), w.astype(np.float64))
     _, np_gw, _ = ref.mse_grad(X, y, w)
-    # a gradient far from zero, so that relative errors mean something
-    assert np.abs(egw).min() > 1e-3 * np.abs(egw).max()
-    ours = float(np.max(np.abs(gw.astype(np.float64) - egw) / np.abs(egw)))
-    numpy = float(np.max(np.abs(np_gw.astype(np.float64) - egw) / np.abs(egw)))
+    big = np.abs(egw) >= 1e-2 * np.abs(egw).max()
+    assert big.sum() >= (d + 1) // 2  # most coordinates are compared
+    ours, numpy = (float(np.max(np.abs(g.astype(np.float64) - egw)[big] / np.abs(egw[big])))
+                   for g in (gw, np_gw))  # fmt: skip
+    assert np.max(np.abs(gw.astype(np.float64) - egw)) < 1e-7 * np.max(np.abs(egw))
     return ours, numpy, abs(loss - eloss) / eloss
 
 
@@ -671,10 +675,11 @@ def test_float32_mse_grad_is_accurate_for_a_million_rows() -> None:
 @pytest.mark.parametrize(("n", "d"), [(300_000, 17), (100_000, 100)], ids=["d17", "d100"])
 def test_float32_mse_grad_is_accurate_for_wider_rows(n: int, d: int) -> None:
     """d >= 5 takes the float32-product path: still within 1e-6 of float64, far ahead of NumPy
-    (measured here: about 5e-8 and 9e-8 against NumPy's 6e-6 for both)."""
+    (measured here: about 5e-8 and 2e-7 against NumPy's 6e-6 for both, on each instruction
+    set; 3e-8 of the largest coordinate)."""
     ours, numpy, loss_err = _float32_errors(n, d)
     assert ours < 1e-6
-    assert loss_err < 1e-9  # measured about 1e-11
+    assert loss_err < 1e-8  # measured 1e-11 to 1e-9 (avx512, avx2, baseline's 4 lanes)
     assert numpy > 10 * ours
 
 

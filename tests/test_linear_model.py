@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from fastsgd import _core
 from fastsgd import linear_model as fs
 
 CLASSIFIER_LOSSES = ["hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
@@ -189,6 +190,54 @@ def test_float64_dense_fit_is_sklearns_bit_for_bit(cls, loss, shuffle, tol, aver
     np.testing.assert_array_equal(b.coef_, a.coef_)
     np.testing.assert_array_equal(b.intercept_, a.intercept_)
     assert b.t_ == a.t_
+
+
+@pytest.mark.parametrize(
+    ("cls", "classes", "weights"),
+    [*(("SGDClassifier", c, w) for c in (2, 3) for w in ("sample", "class", "balanced")),
+     ("SGDRegressor", 0, "sample")],
+)  # fmt: skip
+def test_shuffled_weighted_rows_are_sklearns_bit_for_bit(cls, classes, weights):
+    """Shuffled rows with sample or class weights: the per-row loop gathers the targets and
+    weights of the next 256 rows ahead of their steps (1000 rows: three whole chunks and a
+    part), and the classifiers read each binary problem's labels as a byte mask; the
+    coefficients are still scikit-learn's to the bit."""
+    X, y = _data(n=1000, d=5, classes=classes, seed=4)
+    params: dict[str, Any] = {"max_iter": 3, "tol": None, "random_state": 1}
+    if weights == "class":
+        params["class_weight"] = {0: 0.5, 1: 2.0}
+    elif weights == "balanced":
+        params["class_weight"] = "balanced"
+    a, b = (getattr(m, cls)(**params) for m in (sk, fs))
+    sw = np.random.RandomState(2).uniform(0.2, 2.0, X.shape[0]) if weights == "sample" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a.fit(X, y, sample_weight=sw)
+        b.fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(b.coef_, a.coef_)
+    np.testing.assert_array_equal(b.intercept_, a.intercept_)
+
+
+def test_positive_mask_goes_with_binary_labels():
+    """The core's byte mask of labels == positive: checked against the labels it stands for
+    (one binary output), its length and its dtype."""
+    labels = np.array([0, 1, 1, 0], dtype=np.int64)
+    X = np.zeros((4, 2))
+    options = _core.EpochOptions(_core.LossSpec("hinge", [1.0]), batch_size=1,
+                                 sklearn_arithmetic=True)  # fmt: skip
+
+    def epoch(targets: Any, k: int = 1) -> None:
+        _core.Trainer(X, targets).epoch(_core.Model(k, 2, True), options)
+
+    mask = (labels == 1).view(np.uint8)
+    epoch(_core.Targets(labels=labels, positive_mask=mask))  # the mask as the drop-in makes it
+    with pytest.raises(ValueError, match="positive_mask goes with labels"):
+        epoch(_core.Targets(Y=np.zeros((4, 1)), positive_mask=mask))
+    with pytest.raises(ValueError, match="positive_mask goes with labels"):
+        epoch(_core.Targets(labels=labels, positive_mask=mask), k=2)
+    for bad in (mask[:3], labels):
+        with pytest.raises((ValueError, TypeError), match="positive_mask"):
+            epoch(_core.Targets(labels=labels, positive_mask=bad))
 
 
 @pytest.mark.parametrize("power_t", [0.25, 0.5, 0.3])

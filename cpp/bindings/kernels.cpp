@@ -132,28 +132,32 @@ void register_kernels(py::module_& m) {
       label == positive for k = 1, label == c for output c otherwise); float64
       sample_weight (n,); class weights: class_weight (float64, per class) for k > 1,
       pos_weight / neg_weight for k = 1 (and neg_weight for the other classes of a
-      one-vs-rest output).)pbdoc")
+      one-vs-rest output). positive_mask (uint8 (n,), k = 1 only): labels == positive as
+      0/1 bytes, made by the caller, which the per-row epochs of scikit-learn's arithmetic
+      read instead of the labels (a byte a row stays in cache where 8 do not).)pbdoc")
       .def(py::init([](py::object Y, py::object labels, std::int64_t positive,
                        py::object sample_weight, py::object class_weight, double pos_weight,
-                       double neg_weight) {
+                       double neg_weight, py::object positive_mask) {
              return PyTargets{std::move(Y),
                               std::move(labels),
                               positive,
                               std::move(sample_weight),
                               std::move(class_weight),
                               pos_weight,
-                              neg_weight};
+                              neg_weight,
+                              std::move(positive_mask)};
            }),
            "Y"_a = py::none(), "labels"_a = py::none(), "positive"_a = 1,
            "sample_weight"_a = py::none(), "class_weight"_a = py::none(), "pos_weight"_a = 1.0,
-           "neg_weight"_a = 1.0)
+           "neg_weight"_a = 1.0, "positive_mask"_a = py::none())
       .def_readonly("Y", &PyTargets::Y)
       .def_readonly("labels", &PyTargets::labels)
       .def_readonly("positive", &PyTargets::positive)
       .def_readonly("sample_weight", &PyTargets::sample_weight)
       .def_readonly("class_weight", &PyTargets::class_weight)
       .def_readonly("pos_weight", &PyTargets::pos_weight)
-      .def_readonly("neg_weight", &PyTargets::neg_weight);
+      .def_readonly("neg_weight", &PyTargets::neg_weight)
+      .def_readonly("positive_mask", &PyTargets::positive_mask);
 
   m.def(
       "loss_grad",

@@ -123,6 +123,7 @@ struct PyTargets {
   py::object class_weight = py::none();
   double pos_weight = 1.0;
   double neg_weight = 1.0;
+  py::object positive_mask = py::none();
 };
 
 // The core's view of targets for n rows and k outputs, checked: shapes, dtypes,
@@ -151,6 +152,11 @@ Targets<T> bind_targets(const PyTargets& pt, index_t n, index_t k, bool joint) {
   if (joint && tg.labels == nullptr) fail("this loss needs labels (class indices)");
   if (tg.Y != nullptr && tg.labels != nullptr) fail("pass Y or labels, not both");
   tg.positive = pt.positive;
+  if (!pt.positive_mask.is_none()) {
+    if (tg.labels == nullptr || joint || k != 1)
+      fail("positive_mask goes with labels and one binary output (k = 1)");
+    tg.positive_mask = as_vector<std::uint8_t>(pt.positive_mask, "positive_mask", n);
+  }
   if (!pt.sample_weight.is_none())
     tg.sample_weight = as_vector<double>(pt.sample_weight, "sample_weight", n);
   if (!pt.class_weight.is_none()) {

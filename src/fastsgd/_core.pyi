@@ -158,6 +158,7 @@ class Targets:
         class_weight: _Floats | None = None,
         pos_weight: float = 1.0,
         neg_weight: float = 1.0,
+        positive_mask: npt.NDArray[np.uint8] | None = None,
     ) -> None: ...
     @property
     def Y(self) -> Any: ...
@@ -173,6 +174,8 @@ class Targets:
     def pos_weight(self) -> float: ...
     @property
     def neg_weight(self) -> float: ...
+    @property
+    def positive_mask(self) -> Any: ...
 
 def loss_grad(
     X: _Floats | CsrMatrix,
