@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("sklearn")
 
@@ -192,17 +193,20 @@ def test_float64_dense_fit_is_sklearns_bit_for_bit(cls, loss, shuffle, tol, aver
     assert b.t_ == a.t_
 
 
+@pytest.mark.parametrize("layout", ["dense", "csr"])
 @pytest.mark.parametrize(
     ("cls", "classes", "weights"),
     [*(("SGDClassifier", c, w) for c in (2, 3) for w in ("sample", "class", "balanced")),
      ("SGDRegressor", 0, "sample")],
 )  # fmt: skip
-def test_shuffled_weighted_rows_are_sklearns_bit_for_bit(cls, classes, weights):
+def test_shuffled_weighted_rows_are_sklearns_bit_for_bit(cls, classes, weights, layout):
     """Shuffled rows with sample or class weights: the per-row loop gathers the targets and
     weights of the next 256 rows ahead of their steps (1000 rows: three whole chunks and a
-    part), and the classifiers read each binary problem's labels as a byte mask; the
-    coefficients are still scikit-learn's to the bit."""
+    part), and the classifiers read each binary problem's labels as a byte mask (sparse
+    rows too); the coefficients are still scikit-learn's to the bit."""
     X, y = _data(n=1000, d=5, classes=classes, seed=4)
+    if layout == "csr":
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
     params: dict[str, Any] = {"max_iter": 3, "tol": None, "random_state": 1}
     if weights == "class":
         params["class_weight"] = {0: 0.5, 1: 2.0}

@@ -69,9 +69,10 @@ struct Targets {
   const double* class_weight = nullptr;  // per class, or null for 1
   double pos_weight = 1.0;
   double neg_weight = 1.0;
-  // labels == positive as one byte a row (0 or 1), where the caller made it: the
-  // per-row loop (sequential.hpp) reads it instead of labels. On shuffled rows each
-  // row's target is a cache line of its own; n bytes stay in cache where 8n do not.
+  // labels == positive as one byte a row (0 or 1), where the caller made it (k = 1):
+  // read instead of the labels for a binary output (is_positive, losses.hpp). On
+  // shuffled rows each row's target is a cache line of its own; n bytes stay in cache
+  // where 8n do not.
   const std::uint8_t* positive_mask = nullptr;
 };
 

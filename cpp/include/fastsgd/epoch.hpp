@@ -208,9 +208,30 @@ void gather_batch(const DenseRows<T>& src, const Targets<T>& tg, index_t k, cons
   const index_t d = src.d;
   std::vector<T>& xb = gather_x<T>(ws);
   xb.resize(static_cast<std::size_t>(m * d + 1));
-  for (index_t i = 0; i < m; ++i)
-    std::memcpy(xb.data() + i * d, src.row(ids[i]), static_cast<std::size_t>(d) * sizeof(T));
-  bsrc = DenseRows<T>{xb.data(), d, m, d};
+  T* const dst = xb.data();
+  // each row a copy of a size known at compile time (a few moves inline): a call to
+  // memcpy a row kept fewer rows' loads in flight and took twice the time (1M × 2
+  // float32 rows, shuffled batches of 256)
+  auto copy = [&](auto width) {
+    constexpr index_t D = decltype(width)::value;
+    for (index_t i = 0; i < m; ++i)
+      std::memcpy(dst + i * D, src.row(ids[i]), static_cast<std::size_t>(D) * sizeof(T));
+  };
+  static_assert(kGatherMaxD == 8, "gather_batch copies rows of up to 8 values");
+  switch (d) {
+    case 1: copy(std::integral_constant<index_t, 1>{}); break;
+    case 2: copy(std::integral_constant<index_t, 2>{}); break;
+    case 3: copy(std::integral_constant<index_t, 3>{}); break;
+    case 4: copy(std::integral_constant<index_t, 4>{}); break;
+    case 5: copy(std::integral_constant<index_t, 5>{}); break;
+    case 6: copy(std::integral_constant<index_t, 6>{}); break;
+    case 7: copy(std::integral_constant<index_t, 7>{}); break;
+    case 8: copy(std::integral_constant<index_t, 8>{}); break;
+    default:  // not reached (d <= kGatherMaxD)
+      for (index_t i = 0; i < m; ++i)
+        std::memcpy(dst + i * d, src.row(ids[i]), static_cast<std::size_t>(d) * sizeof(T));
+  }
+  bsrc = DenseRows<T>{dst, d, m, d};
   btg = tg;
   if (tg.Y != nullptr) {
     std::vector<T>& yb = gather_y<T>(ws);
@@ -225,6 +246,7 @@ void gather_batch(const DenseRows<T>& src, const Targets<T>& tg, index_t k, cons
     ws.lb.resize(static_cast<std::size_t>(m));
     for (index_t i = 0; i < m; ++i) ws.lb[static_cast<std::size_t>(i)] = tg.labels[ids[i]];
     btg.labels = ws.lb.data();
+    btg.positive_mask = nullptr;  // indexed by X's rows: the batch reads its own labels
   }
   if (tg.sample_weight != nullptr) {
     ws.sw.resize(static_cast<std::size_t>(m));

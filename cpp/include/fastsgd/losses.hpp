@@ -260,13 +260,23 @@ decltype(auto) visit_loss(const LossSpec& spec, F&& f) {
 
 // --- targets and weights of one row --------------------------------------------------------
 
+// Whether row `id` is of the positive class of one binary output (k = 1): its byte in
+// the mask where the caller made one (Targets::positive_mask), else label == positive.
+FASTSGD_ALWAYS_INLINE bool is_positive(const std::uint8_t* mask, const std::int64_t* labels,
+                                       std::int64_t positive, index_t id) {
+  return mask != nullptr ? mask[id] != 0 : labels[id] == positive;
+}
+template <class T>
+FASTSGD_ALWAYS_INLINE bool is_positive(const Targets<T>& tg, index_t id) {
+  return is_positive(tg.positive_mask, tg.labels, tg.positive, id);
+}
+
 // The target of output c of row `id` (see Targets).
 template <class Loss, class T>
 FASTSGD_ALWAYS_INLINE double target_of(const Targets<T>& tg, index_t id, index_t c, index_t k) {
   if (tg.Y != nullptr) return static_cast<double>(tg.Y[id * tg.ldy + c]);
   if (tg.labels != nullptr) {
-    const std::int64_t label = tg.labels[id];
-    const bool pos = k == 1 ? label == tg.positive : label == c;
+    const bool pos = k == 1 ? is_positive(tg, id) : tg.labels[id] == c;
     return pos ? Loss::label_pos : Loss::label_neg;
   }
   return 0.0;
@@ -277,9 +287,8 @@ template <class T>
 FASTSGD_ALWAYS_INLINE double class_weight_of(const Targets<T>& tg, index_t id, index_t c,
                                              index_t k) {
   if (tg.labels == nullptr) return 1.0;
-  const std::int64_t label = tg.labels[id];
-  if (k == 1) return label == tg.positive ? tg.pos_weight : tg.neg_weight;
-  if (label != c) return tg.neg_weight;
+  if (k == 1) return is_positive(tg, id) ? tg.pos_weight : tg.neg_weight;
+  if (tg.labels[id] != c) return tg.neg_weight;
   return tg.class_weight != nullptr ? tg.class_weight[c] : 1.0;
 }
 

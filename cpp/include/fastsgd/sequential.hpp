@@ -241,7 +241,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     y = 0.0;
     w = 1.0;
     if (labels != nullptr) {
-      const bool pos = positive_mask != nullptr ? positive_mask[id] != 0 : labels[id] == positive;
+      const bool pos = is_positive(positive_mask, labels, positive, id);
       y = pos ? L::label_pos : L::label_neg;
       w = pos ? pos_weight : neg_weight;
     }
