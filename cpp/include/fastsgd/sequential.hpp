@@ -165,9 +165,9 @@ struct SequentialStep {
 // How many steps before its turn a row is asked for: fewer than the batched epoch's
 // kAheadRows (128). A step here takes tens of nanoseconds and a row is a few cache lines;
 // 128 rows ahead, their lines and their targets' (hundreds of lines) crowded L1 (the
-// targets were asked for with their rows then). On 1M
-// shuffled rows of 20 features, one thread, 16 rows ahead took 0.81-0.97 of the time of
-// 128 for float64 rows (hinge, squared) and 0.92-1.0 for float32 rows.
+// targets were asked for with their rows then). On 1M shuffled rows of 20 features, one
+// thread, 16 rows ahead took 0.81-0.97 of the time of 128 for float64 rows (hinge,
+// squared) and 0.92-1.0 for float32 rows.
 constexpr index_t kSequentialAhead = 16;
 
 // Row `id` of a dense X, asked for as prefetch_rows asks (a function, not a lambda: GCC
@@ -237,7 +237,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
   // row id's target and weight (target_of and class_weight_of for one output)
-  auto target_of = [&](index_t id, double& y, double& w) {
+  auto row_target = [&](index_t id, double& y, double& w) {
     y = 0.0;
     w = 1.0;
     if (labels != nullptr) {
@@ -258,7 +258,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span);
     if (order != nullptr && s % kTargetChunk == 0)
       for (index_t c = 0; c < imin(kTargetChunk, active - s); ++c)
-        target_of(order[s + c], chunk_y[c], chunk_w[c]);
+        row_target(order[s + c], chunk_y[c], chunk_w[c]);
     const index_t id = order != nullptr ? order[s] : s;
     const T* __restrict x = X + id * ld;
 
@@ -273,7 +273,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       y = chunk_y[s % kTargetChunk];
       w = chunk_w[s % kTargetChunk];
     } else {
-      target_of(id, y, w);
+      row_target(id, y, w);
     }
     if constexpr (kSums) {
       const double cur_loss = loss.value(p, y);
