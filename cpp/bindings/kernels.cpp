@@ -133,8 +133,8 @@ void register_kernels(py::module_& m) {
       sample_weight (n,); class weights: class_weight (float64, per class) for k > 1,
       pos_weight / neg_weight for k = 1 (and neg_weight for the other classes of a
       one-vs-rest output). positive_mask (uint8 (n,), k = 1 only): labels == positive as
-      0/1 bytes, made by the caller, which the per-row epochs of scikit-learn's arithmetic
-      read instead of the labels (a byte a row stays in cache where 8 do not).)pbdoc")
+      0/1 bytes, made by the caller and equal to it, read instead of the labels wherever a
+      row's binary target is (on shuffled rows a byte a row stays in cache where 8 do not).)pbdoc")
       .def(py::init([](py::object Y, py::object labels, std::int64_t positive,
                        py::object sample_weight, py::object class_weight, double pos_weight,
                        double neg_weight, py::object positive_mask) {
