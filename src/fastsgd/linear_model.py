@@ -841,8 +841,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
                 return float(accuracy_score(y_val, pred, sample_weight=sw_val))
 
         seed = random_state.randint(MAX_INT)
-        # the per-row loop reads codes == i, a byte a row (on shuffled rows each row's
-        # target is a cache line of its own: n bytes stay in cache where 8n do not)
+        # the core reads codes == i as a byte a row (on shuffled rows each row's target
+        # is a cache line of its own: n bytes stay in cache where 8n do not)
         targets = _core.Targets(
             labels=codes, positive=i, sample_weight=_weights(sample_weight),
             pos_weight=float(pos_weight), neg_weight=float(neg_weight),

@@ -262,13 +262,9 @@ decltype(auto) visit_loss(const LossSpec& spec, F&& f) {
 
 // Whether row `id` is of the positive class of one binary output (k = 1): its byte in
 // the mask where the caller made one (Targets::positive_mask), else label == positive.
-FASTSGD_ALWAYS_INLINE bool is_positive(const std::uint8_t* mask, const std::int64_t* labels,
-                                       std::int64_t positive, index_t id) {
-  return mask != nullptr ? mask[id] != 0 : labels[id] == positive;
-}
 template <class T>
 FASTSGD_ALWAYS_INLINE bool is_positive(const Targets<T>& tg, index_t id) {
-  return is_positive(tg.positive_mask, tg.labels, tg.positive, id);
+  return tg.positive_mask != nullptr ? tg.positive_mask[id] != 0 : tg.labels[id] == tg.positive;
 }
 
 // The target of output c of row `id` (see Targets).

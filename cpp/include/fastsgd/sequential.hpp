@@ -207,14 +207,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   const bool l2 = pen.l2 > 0.0, penalized = alpha > 0.0 || pen.l2 > 0.0 || pen.l1 > 0.0;
   const bool intercept = M.intercept, track = spec.track_objective;
   const double decay = spec.step.intercept_decay, limit = spec.clip;
-  // the targets and weights (target_of and class_weight_of for one output)
-  const T* const Y = tg.Y;
-  const index_t ldy = tg.ldy;
-  const std::int64_t* const labels = tg.labels;
-  const std::int64_t positive = tg.positive;
-  const std::uint8_t* const positive_mask = tg.positive_mask;
-  const double pos_weight = tg.pos_weight, neg_weight = tg.neg_weight;
-  const double* const sample_weight = tg.sample_weight;
+  const Targets<T> targets = tg;  // the targets and weights, in a local as the rest
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;
   // the model's scalars, back in M at the end
@@ -236,17 +229,11 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   if (order != nullptr)
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
-  // row id's target and weight (target_of and class_weight_of for one output)
+  // row id's target and weight: its class weight times its sample weight
   auto row_target = [&](index_t id, double& y, double& w) {
-    y = 0.0;
-    w = 1.0;
-    if (labels != nullptr) {
-      const bool pos = is_positive(positive_mask, labels, positive, id);
-      y = pos ? L::label_pos : L::label_neg;
-      w = pos ? pos_weight : neg_weight;
-    }
-    if (Y != nullptr) y = static_cast<double>(Y[id * ldy]);
-    w *= sample_weight != nullptr ? sample_weight[id] : 1.0;
+    y = target_of<L>(targets, id, 0, 1);
+    w = class_weight_of(targets, id, 0, 1);
+    w *= targets.sample_weight != nullptr ? targets.sample_weight[id] : 1.0;
   };
   double chunk_y[kTargetChunk], chunk_w[kTargetChunk];  // with an order: its next rows'
   bool have_next = false;  // next_inner holds the next row's score
