@@ -121,6 +121,7 @@ def bench_one(data: dict[str, Any], loss: str, repeats: int, warmup: int,
         t = _common.measure_interleaved(
             {"sklearn": fit(sk, "sklearn", {}),
              "fastsgd": fit(fs, "fastsgd", {"n_threads": threads}),
+             "fastsgd_defaults": fit(fs, "fastsgd_defaults", {}),
              "floor": data["reads"]},
             repeats=repeats, warmup=warmup,
         )  # fmt: skip
@@ -133,8 +134,13 @@ def bench_one(data: dict[str, Any], loss: str, repeats: int, warmup: int,
     return {
         "loss": loss, "estimator": name,
         "sklearn": t["sklearn"].as_dict(), "fastsgd": t["fastsgd"].as_dict(),
+        "fastsgd_defaults": t["fastsgd_defaults"].as_dict(),
         "floor": t["floor"].as_dict(),
         "speedup": t["sklearn"].median / t["fastsgd"].median,
+        "speedup_defaults": t["sklearn"].median / t["fastsgd_defaults"].median,
+        "same_coef_defaults": bool(
+            np.array_equal(fitted["fastsgd_defaults"].coef_, fitted["fastsgd"].coef_)
+        ),
         "ceiling": t["sklearn"].median / t["floor"].median,
         "score_sklearn": scores["sklearn"], "score_fastsgd": scores["fastsgd"],
         "coef_max_relative_gap": coef_gap,
@@ -147,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     losses = args.losses or [*CLASSIFIER_LOSSES, *REGRESSOR_LOSSES]
     load = _common.OtherLoad()
     machine = _common.machine_info(threads=args.threads)
-    fastsgd.set_num_threads(args.threads)
+    default_threads = fastsgd.get_num_threads()
     rows: list[dict[str, Any]] = []
-    with threadpool_limits(limits=1):  # scikit-learn's SGD is one thread; no BLAS in either
+    # scikit-learn's SGD is one thread and neither calls BLAS in a fit; fastsgd's threads
+    # are its own: n_threads=args.threads, or its default (all) in the 'defaults' column
+    with threadpool_limits(limits=1, user_api="blas"):
         for d in args.widths:
             for dtype in args.dtypes:
                 data = make_data(n, d, np.dtype(dtype))
@@ -167,13 +175,16 @@ def main(argv: list[str] | None = None) -> int:
 
     table = _common.markdown_table(
         ["rows × features", "dtype", "loss", "scikit-learn s", "fastsgd s", "speed-up",
-         "floor s", "ceiling", "score sklearn", "score fastsgd", "coef gap"],
+         "floor s", "ceiling", "score sklearn", "score fastsgd", "coef gap",
+         f"fastsgd s, defaults ({default_threads} threads)", "speed-up, defaults"],
         [[f"{r['n']:,} × {r['d']}", r["dtype"], r["loss"], f"{r['sklearn']['median_s']:.3f}",
           f"{r['fastsgd']['median_s']:.3f}", f"{r['speedup']:.2f}x",
           f"{r['floor']['median_s']:.3f}", f"{r['ceiling']:.2f}x",
           f"{r['score_sklearn']:.4f}", f"{r['score_fastsgd']:.4f}",
-          f"{r['coef_max_relative_gap']:.1e}"] for r in rows],
-        align="lllrrrrrrrr",
+          f"{r['coef_max_relative_gap']:.1e}", f"{r['fastsgd_defaults']['median_s']:.3f}"
+          + ("" if r["same_coef_defaults"] else " (coef differ!)"),
+          f"{r['speedup_defaults']:.2f}x"] for r in rows],
+        align="lllrrrrrrrrrr",
     )  # fmt: skip
     targets = []
     for r in rows:
@@ -181,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(
                 _common.Target(
                     f"{r['loss']}, {r['dtype']}, 1M × 20: speed-up", r["speedup"], SPEEDUP_TARGET
+                )
+            )
+            targets.append(
+                _common.Target(
+                    f"{r['loss']}, {r['dtype']}, 1M × 20: speed-up at fastsgd's defaults "
+                    f"({default_threads} threads)",
+                    r["speedup_defaults"],
+                    SPEEDUP_TARGET,
                 )
             )
             targets.append(_common.Target(
@@ -193,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         (
             f"Each fit: `{{SGDClassifier|SGDRegressor}}(loss=..., max_iter=5, tol=None, "
             f"random_state=0)` from the same import line, median of {args.repeats} fits timed "
-            f"side by side; fastsgd threads: {args.threads}. Score: accuracy (classifiers) or "
+            f"side by side; fastsgd threads: {args.threads} ('defaults': no n_threads, "
+            f"fastsgd's default of {default_threads}: one thread steps, the other reads the "
+            "shuffled rows ahead; the same coefficients). Score: accuracy (classifiers) or "
             f"R² (regressors) on {N_TEST:,} held-out rows. 'coef gap': the largest difference "
             "of the two coef_, relative to the largest coefficient. 'floor': "
             f"{EPOCHS} shuffled passes over X's rows read in C++ and nothing else, timed in "

@@ -18,6 +18,8 @@ set(CMAKE_VISIBILITY_INLINES_HIDDEN ON)
 if(FASTSGD_OPENMP)
   find_package(OpenMP COMPONENTS CXX)
 endif()
+# std::thread: the epochs' row helper (cpp/include/fastsgd/toucher.hpp)
+find_package(Threads REQUIRED)
 
 # Compile options shared by every translation unit.
 add_library(fastsgd_options INTERFACE)
@@ -28,6 +30,7 @@ else()
   target_compile_options(fastsgd_options INTERFACE -Wall -Wextra -Wconversion -Wno-psabi
                                                    $<$<BOOL:${FASTSGD_WERROR}>:-Werror>)
 endif()
+target_link_libraries(fastsgd_options INTERFACE Threads::Threads)
 if(OpenMP_CXX_FOUND)
   target_link_libraries(fastsgd_options INTERFACE OpenMP::OpenMP_CXX)
   target_compile_definitions(fastsgd_options INTERFACE FASTSGD_HAVE_OPENMP=1)

@@ -358,3 +358,108 @@ print(fastsgd.get_num_threads(), len(os.listdir("/proc/self/task")) - before)
     assert out["2"][0] == 2
     assert out["2"][1] >= 1  # fastsgd's own 2 threads: libgomp started a worker
     assert out["1"] == (1, 0)  # the control: set to one thread, no worker
+
+
+# --- the row helper: a second thread reading shuffled rows ahead of an epoch ------------------
+# (toucher.hpp). It reads, never writes: an epoch's bits are the same with it and without it.
+# The tests' parallel threshold is 0, so every shuffled epoch of 8192 rows or more with two
+# threads allowed takes it.
+
+_HELPER_ROWS = 20_000
+
+
+def _helper_problem(case: str) -> tuple[Any, Any, Any, int]:
+    rng = np.random.default_rng(7)
+    sparse = case.startswith("csr")
+    d = {"dense-d2-f32-b64": 2, "dense-d30-b64": 30, "dense-d20-sklearn-order": 20}.get(case, 12)
+    dtype = np.float32 if "f32" in case else np.float64
+    X = rng.standard_normal((_HELPER_ROWS, d)).astype(dtype)
+    score = X @ rng.standard_normal(d)
+    if sparse:
+        X[rng.random(X.shape) < 0.7] = 0.0
+        import scipy.sparse as sp
+
+        M = sp.csr_matrix(X)
+        X = _core.CsrMatrix(M.data, M.indices, M.indptr, d)
+    options: dict[str, Any] = {"batch_size": 64, "seed": 3}
+    classify = "hinge" in case
+    if classify:
+        labels = (score > 0).astype(np.int64)
+        targets = _core.Targets(labels=labels, positive_mask=(labels == 1).view(np.uint8))
+        loss = _core.LossSpec("hinge", [1.0])
+    else:
+        targets = _core.Targets(
+            Y=(score + rng.standard_normal(_HELPER_ROWS)).astype(dtype)[:, None]
+        )
+        loss = _core.LossSpec("squared", [1.0])
+    if "sklearn-order" in case:  # the drop-in's per-row epoch on its own shuffled order
+        options.update(batch_size=1, sklearn_arithmetic=True, sum_loss=False)
+    if "skip" in case:  # rows held out (early stopping's validation rows)
+        options["skip"] = (rng.random(_HELPER_ROWS) < 0.1).astype(np.uint8)
+    if "blocks" in case:
+        options["shuffle"] = 16
+    opts = _core.EpochOptions(
+        loss,
+        penalty=_core.PenaltySpec(alpha=1e-4),
+        schedule=_core.ScheduleSpec("constant", eta0=0.01),
+        **options,
+    )
+    if "sklearn-order" in case:
+        opts.order = rng.permutation(_HELPER_ROWS).astype(np.int64)
+    return X, targets, opts, d
+
+
+HELPER_CASES = [
+    "dense-d2-f32-b64",  # narrow rows: gathered into a buffer a batch at a time
+    "dense-d30-b64",  # wide rows: read in place
+    "dense-d20-sklearn-order",  # the per-row loop (sequential.hpp)
+    "dense-d20-sklearn-order-hinge",
+    "dense-skip-b64",
+    "dense-blocks-b64",
+    "csr-b64",
+    "csr-sklearn-order-hinge",
+]
+
+
+@pytest.mark.parametrize("case", HELPER_CASES)
+def test_the_row_helper_runs_with_two_threads_and_changes_no_bits(case: str) -> None:
+    X, targets, opts, d = _helper_problem(case)
+    results = {}
+    for threads in (1, 2):
+        model = _core.Model(1, d, True)
+        trainer = _core.Trainer(X, targets)
+        for epoch in range(2):
+            opts.epoch = epoch
+            stats = trainer.epoch(model, opts, threads=threads)
+            assert stats.row_helper == (threads == 2), case
+            assert stats.steps > 0
+        results[threads] = (model.coef().tobytes(), model.bias().tobytes(), model.scale)
+    assert results[1] == results[2]
+    assert np.any(np.frombuffer(results[1][0]) != 0.0)  # the epochs did train
+
+
+def test_the_row_helper_stays_off_where_it_cannot_help() -> None:
+    X, targets, opts, d = _helper_problem("dense-d30-b64")
+
+    def helper(X: Any, threads: int = 2) -> bool:
+        tg = targets if len(X) == _HELPER_ROWS else _core.Targets(Y=np.zeros((len(X), 1)))
+        stats = _core.Trainer(X, tg).epoch(_core.Model(1, d, True), opts, threads=threads)
+        return bool(stats.row_helper)
+
+    assert helper(X)
+    assert not helper(X, threads=1)
+    opts.shuffle = 0  # rows in order: the hardware prefetcher follows them
+    assert not helper(X)
+    opts.shuffle = 1
+    opts.batch_size = 0  # one batch of every row, in order
+    assert not helper(X)
+    opts.batch_size = 2 * chunk_rows(d) + 1  # steps whose rows are split between the threads
+    assert not helper(X)
+    opts.batch_size = 64
+    assert not helper(X[:8000])  # fewer rows than the helper's window (4 x 2048)
+    before = _core.get_parallel_min_work()
+    _core.set_parallel_min_work(1 << 30)
+    try:  # rows whose lines are below the threads' threshold (they fit the caches)
+        assert not helper(X)
+    finally:
+        _core.set_parallel_min_work(before)

@@ -190,7 +190,9 @@ void register_train(py::module_& m) {
       .def_readonly("loss_sum", &EpochStats::loss_sum)
       .def_readonly("weighted_loss_sum", &EpochStats::weighted_loss_sum)
       .def_readonly("objective_sum", &EpochStats::objective_sum)
-      .def_readonly("stopped", &EpochStats::stopped);
+      .def_readonly("stopped", &EpochStats::stopped)
+      .def_readonly("row_helper", &EpochStats::row_helper,
+                    "Whether a second thread read the epoch's shuffled rows ahead of it.");
 
   py::class_<PyEpochOptions>(m, "EpochOptions", R"pbdoc(
       Everything an epoch needs besides the data and the model: the loss, update rule,

@@ -19,11 +19,14 @@ These classes translate parameters; the training is fastsgd's driver and core, t
 same that :func:`fastsgd.fit` and :class:`fastsgd.SGDClassifier` use: every loss,
 penalty and schedule here is an entry of fastsgd's registry.
 
-Extras beyond scikit-learn, off by default so that results match:
+Extras beyond scikit-learn (their defaults leave the results scikit-learn's):
 
 - ``batch_size``: rows per step (None: one, scikit-learn's per-sample SGD); a step
   takes the mean gradient of its rows. ``t_`` then counts steps.
-- ``n_threads``: threads for a step's rows (with ``batch_size``) and for predictions.
+- ``n_threads``: threads for a step's rows (with ``batch_size``), for predictions, and
+  for a second thread that reads shuffled rows ahead of the epoch on data larger than
+  the caches (it reads only: the coefficients are the same bits). None: all of
+  fastsgd's threads (:func:`fastsgd.get_num_threads`); 1 keeps a fit to one core.
 
 float32 input stays float32, as in scikit-learn (no copy of X); the core keeps the
 model in float64, so float32 results differ from scikit-learn's float32 arithmetic in
@@ -615,7 +618,8 @@ class SGDClassifier(ClassifierMixin, _BaseSGD):  # type: ignore[misc]
     batch_size : int or None, default=None
         fastsgd's extra: rows per step (None: one row, scikit-learn's SGD).
     n_threads : int or None, default=None
-        fastsgd's extra: threads for a step's rows and for predictions.
+        fastsgd's extra: threads for a step's rows, for predictions and for reading
+        shuffled rows ahead (None: all of fastsgd's threads; the same results for any).
 
     Attributes
     ----------
@@ -1060,7 +1064,8 @@ class SGDRegressor(RegressorMixin, _BaseSGD):  # type: ignore[misc]
     batch_size : int or None, default=None
         fastsgd's extra: rows per step (None: one row, scikit-learn's SGD).
     n_threads : int or None, default=None
-        fastsgd's extra: threads for a step's rows and for predictions.
+        fastsgd's extra: threads for a step's rows, for predictions and for reading
+        shuffled rows ahead (None: all of fastsgd's threads; the same results for any).
 
     Attributes
     ----------

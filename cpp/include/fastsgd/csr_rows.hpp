@@ -100,6 +100,11 @@ inline void source_predict_rows(const CsrRows<T, I>& src, const RowSet& rows, in
 // count, and the memory is at most kCsrLanes blocks.
 constexpr index_t kCsrLanes = 4;
 constexpr index_t kCsrChunkRows = 256;
+// the rows of one chunk (a step with more can run on several threads)
+template <class T, class I>
+inline index_t source_chunk_rows(const CsrRows<T, I>&) {
+  return kCsrChunkRows;
+}
 
 template <class T, class I>
 void loss_grad_sums(const CsrRows<T, I>& src, const RowSet& rows, const Targets<T>& tg, Params p,

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "fastsgd/row_ops.hpp"
 #include "fastsgd/schedule.hpp"
 #include "fastsgd/step.hpp"
+#include "fastsgd/toucher.hpp"
 
 namespace fastsgd {
 
@@ -56,6 +58,7 @@ struct EpochStats {
   double weighted_loss_sum = 0.0;  // Σ weight·ℓ, likewise
   double objective_sum = 0.0;      // Σ (ℓ + penalty) with track_objective
   bool stopped = false;
+  bool row_helper = false;  // a second thread read the rows ahead (toucher.hpp)
 };
 
 struct TrainWorkspace {
@@ -475,8 +478,27 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     if (!listed) ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
+  // A second thread reading the rows ahead (toucher.hpp), where threads are allowed and
+  // the rows outgrow the caches (not when a step's rows are split between the threads:
+  // several chunks of them). It draws the rows from the order, or its own stream.
+  std::vector<index_t> helper_blocks;
+  std::optional<RowStream> helper_stream;
+  RowToucher toucher;
+  const bool threaded_steps = B > source_chunk_rows(src) &&
+                              resolve_threads(ws.kernel.threads, B * imax(src.d, 1) * M.k) > 1;
+  if (!in_order && !pieces && !threaded_steps &&
+      use_row_toucher(ws.kernel.threads, active, row_bytes_of(src))) {
+    if (listed) {
+      toucher.start(src, tg, ListedRows{spec.order, active});
+    } else {
+      RowStream* rows = &helper_stream.emplace(n, shuffle, spec.seed, spec.epoch, spec.skip,
+                                               helper_blocks, spec.order);
+      toucher.start(src, tg, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
+    }
+  }
   EpochStats stats;
   stats.rows = active;
+  stats.row_helper = toucher.running();
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;  // steps left before the next poll
   const double l2 = spec.step.penalty.l2, l1 = spec.step.penalty.l1;
@@ -495,6 +517,7 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     } else {
       if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
     }
+    toucher.report(start + m);
     stats.loss_sum += sums.loss;
     stats.weighted_loss_sum += sums.weighted;
     if constexpr (!Step::sums_objective) {

@@ -195,7 +195,8 @@ constexpr index_t kTargetChunk = 256;
 
 template <class L, class T, bool kSums>
 EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
-                                  const EpochSpec& spec, index_t active, const L& loss) {
+                                  const EpochSpec& spec, index_t active, const L& loss,
+                                  int threads) {
   // Everything the loop reads, in locals: the compiler keeps them in registers (through
   // the references, every store to V could have changed them).
   const index_t* const order = spec.order;
@@ -229,6 +230,11 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   if (order != nullptr)
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
+  // a second thread reading the rows ahead, where threads are allowed (toucher.hpp)
+  RowToucher toucher;
+  if (order != nullptr && use_row_toucher(threads, active, row_bytes))
+    toucher.start(src, tg, ListedRows{order, active});
+  stats.row_helper = toucher.running();
   // row id's target and weight: its class weight times its sample weight
   auto row_target = [&](index_t id, double& y, double& w) {
     y = target_of<L>(targets, id, 0, 1);
@@ -243,9 +249,11 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     const double eta = rate_of(s);
     if (order != nullptr && s + kSequentialAhead < active)
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span);
-    if (order != nullptr && s % kTargetChunk == 0)
+    if (order != nullptr && s % kTargetChunk == 0) {
       for (index_t c = 0; c < imin(kTargetChunk, active - s); ++c)
         row_target(order[s + c], chunk_y[c], chunk_w[c]);
+      toucher.report(s);
+    }
     const index_t id = order != nullptr ? order[s] : s;
     const T* __restrict x = X + id * ld;
 
@@ -383,9 +391,11 @@ EpochStats train_epoch_sequential(const Src& src, const Targets<typename Src::va
         if (dense_loop) {
           if (spec.sum_loss || spec.track_objective)
             return sequential_dense_epoch<Loss, typename Src::value_type, true>(src, tg, M, spec,
-                                                                             active, loss);
+                                                                             active, loss,
+                                                                             ws.kernel.threads);
           return sequential_dense_epoch<Loss, typename Src::value_type, false>(src, tg, M, spec,
-                                                                            active, loss);
+                                                                            active, loss,
+                                                                            ws.kernel.threads);
         }
       }
       SequentialStep<Loss, Src> step{src, tg, M, spec, loss};
