@@ -394,6 +394,8 @@ def _helper_problem(case: str) -> tuple[Any, Any, Any, int]:
         loss = _core.LossSpec("squared", [1.0])
     if "sklearn-order" in case:  # the drop-in's per-row epoch on its own shuffled order
         options.update(batch_size=1, sklearn_arithmetic=True, sum_loss=False)
+    if "sums" in case:  # the per-row loop that sums the rows' losses
+        options["sum_loss"] = True
     if "skip" in case:  # rows held out (early stopping's validation rows)
         options["skip"] = (rng.random(_HELPER_ROWS) < 0.1).astype(np.uint8)
     if "blocks" in case:
@@ -414,6 +416,8 @@ HELPER_CASES = [
     "dense-d30-b64",  # wide rows: read in place
     "dense-d20-sklearn-order",  # the per-row loop (sequential.hpp)
     "dense-d20-sklearn-order-hinge",
+    "dense-d20-sklearn-order-sums",
+    "dense-sklearn-order-skip",  # the drop-in's early stopping: the order and skipped rows
     "dense-skip-b64",
     "dense-blocks-b64",
     "csr-b64",
@@ -424,16 +428,24 @@ HELPER_CASES = [
 @pytest.mark.parametrize("case", HELPER_CASES)
 def test_the_row_helper_runs_with_two_threads_and_changes_no_bits(case: str) -> None:
     X, targets, opts, d = _helper_problem(case)
-    results = {}
+    results, helped = {}, {}
     for threads in (1, 2):
         model = _core.Model(1, d, True)
         trainer = _core.Trainer(X, targets)
-        for epoch in range(2):
+        helped[threads] = []
+        for epoch in range(5):
             opts.epoch = epoch
             stats = trainer.epoch(model, opts, threads=threads)
-            assert stats.row_helper == (threads == 2), case
             assert stats.steps > 0
+            helped[threads].append(stats.row_helper)
+            # the helper reads rows 512 or more ahead of the epoch (skipping any it lags:
+            # an epoch this short may end before it has started)
+            assert stats.helper_rows <= (stats.rows - 512 if stats.row_helper else 0), case
         results[threads] = (model.coef().tobytes(), model.bias().tobytes(), model.scale)
+    # a trainer's first four such epochs take the helper, not, not, and take it (the
+    # fifth follows the faster: either)
+    assert helped[1] == [False] * 5, (case, helped)
+    assert helped[2][:4] == [True, False, False, True], (case, helped)
     assert results[1] == results[2]
     assert np.any(np.frombuffer(results[1][0]) != 0.0)  # the epochs did train
 
@@ -453,9 +465,15 @@ def test_the_row_helper_stays_off_where_it_cannot_help() -> None:
     opts.shuffle = 1
     opts.batch_size = 0  # one batch of every row, in order
     assert not helper(X)
-    opts.batch_size = 2 * chunk_rows(d) + 1  # steps whose rows are split between the threads
+    opts.batch_size = 513  # batches longer than the window's near end (512 rows)
     assert not helper(X)
     opts.batch_size = 64
+    opts.skip = np.zeros(_HELPER_ROWS, np.uint8)
+    opts.shuffle = 0  # in order, with rows held out
+    assert not helper(X)
+    opts.shuffle = 1
+    assert helper(X)
+    opts.skip = None
     assert not helper(X[:8000])  # fewer rows than the helper's window (4 x 2048)
     before = _core.get_parallel_min_work()
     _core.set_parallel_min_work(1 << 30)
@@ -463,3 +481,35 @@ def test_the_row_helper_stays_off_where_it_cannot_help() -> None:
         assert not helper(X)
     finally:
         _core.set_parallel_min_work(before)
+
+
+def test_the_row_helper_stays_off_when_a_step_runs_threads() -> None:
+    # sparse mini-batch steps of another update rule sum their rows on threads past 256
+    X, targets, _, d = _helper_problem("csr-b64")
+
+    def helper(batch: int) -> bool:
+        opts = _core.EpochOptions(
+            _core.LossSpec("squared", [1.0]),
+            update=_core.UpdateSpec("sgd", momentum=0.9),
+            schedule=_core.ScheduleSpec("constant", eta0=0.01),
+            batch_size=batch,
+        )
+        stats = _core.Trainer(X, targets).epoch(_core.Model(1, d, True), opts, threads=2)
+        return bool(stats.row_helper)
+
+    assert helper(256)
+    assert not helper(257)
+
+
+def test_the_row_helper_reads_ahead_of_a_long_epoch() -> None:
+    rng = np.random.default_rng(3)
+    n, d = 200_000, 30  # 48 MB of float64 rows: an epoch of tens of milliseconds
+    X = rng.standard_normal((n, d))
+    targets = _core.Targets(Y=rng.standard_normal((n, 1)))
+    opts = _core.EpochOptions(
+        _core.LossSpec("squared", [1.0]), schedule=_core.ScheduleSpec("constant", eta0=1e-3),
+        batch_size=64,
+    )  # fmt: skip
+    stats = _core.Trainer(X, targets).epoch(_core.Model(1, d, True), opts, threads=2)
+    assert stats.row_helper
+    assert 0 < stats.helper_rows <= n - 512

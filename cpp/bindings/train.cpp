@@ -192,7 +192,9 @@ void register_train(py::module_& m) {
       .def_readonly("objective_sum", &EpochStats::objective_sum)
       .def_readonly("stopped", &EpochStats::stopped)
       .def_readonly("row_helper", &EpochStats::row_helper,
-                    "Whether a second thread read the epoch's shuffled rows ahead of it.");
+                    "Whether a second thread was started to read the epoch's shuffled rows "
+                    "ahead of it.")
+      .def_readonly("helper_rows", &EpochStats::helper_rows, "The rows that thread read.");
 
   py::class_<PyEpochOptions>(m, "EpochOptions", R"pbdoc(
       Everything an epoch needs besides the data and the model: the loss, update rule,

@@ -23,10 +23,11 @@ Extras beyond scikit-learn (their defaults leave the results scikit-learn's):
 
 - ``batch_size``: rows per step (None: one, scikit-learn's per-sample SGD); a step
   takes the mean gradient of its rows. ``t_`` then counts steps.
-- ``n_threads``: threads for a step's rows (with ``batch_size``), for predictions, and
-  for a second thread that reads shuffled rows ahead of the epoch on data larger than
-  the caches (it reads only: the coefficients are the same bits). None: all of
-  fastsgd's threads (:func:`fastsgd.get_num_threads`); 1 keeps a fit to one core.
+- ``n_threads``: threads for a step's rows (with ``batch_size``) and for predictions;
+  on large shuffled data, a second thread reads the rows ahead of the epoch (it only
+  reads: the coefficients are the same bits). None: all of fastsgd's threads
+  (:func:`fastsgd.get_num_threads`), but one for each one-vs-rest job when ``n_jobs``
+  runs several side by side; 1: one thread.
 
 float32 input stays float32, as in scikit-learn (no copy of X); the core keeps the
 model in float64, so float32 results differ from scikit-learn's float32 arithmetic in
@@ -219,7 +220,10 @@ class _SGDRun:
         model = _core.Model.from_state(state)
         model.compute_norms()
         data = Dataset(self.X, self.targets, entry, k=1, vector=True)
-        backend = driver.CoreBackend(data, None, cfg.n_threads or 0)
+        # one-vs-rest jobs run side by side (cancel is theirs): one thread each, unless
+        # n_threads says otherwise
+        threads = cfg.n_threads or (1 if self.cancel is not None else 0)
+        backend = driver.CoreBackend(data, None, threads)
         if threading.current_thread() is not threading.main_thread():
             backend.poll = False
         skip = None

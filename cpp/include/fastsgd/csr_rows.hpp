@@ -100,10 +100,21 @@ inline void source_predict_rows(const CsrRows<T, I>& src, const RowSet& rows, in
 // count, and the memory is at most kCsrLanes blocks.
 constexpr index_t kCsrLanes = 4;
 constexpr index_t kCsrChunkRows = 256;
-// the rows of one chunk (a step with more can run on several threads)
+
+// The lanes of n rows, and the threads loss_grad_sums takes them on (requested:
+// Workspace::threads).
+inline index_t csr_lanes(index_t n) {
+  const index_t nchunks = (n + kCsrChunkRows - 1) / kCsrChunkRows;
+  return nchunks < kCsrLanes ? (nchunks > 0 ? nchunks : 1) : kCsrLanes;
+}
 template <class T, class I>
-inline index_t source_chunk_rows(const CsrRows<T, I>&) {
-  return kCsrChunkRows;
+inline int sum_threads(const CsrRows<T, I>& src, index_t n, index_t k, int requested) {
+  const index_t lanes = csr_lanes(n);
+  if (lanes == 1) return 1;
+  std::int64_t nnz = 0;
+  if (n > 0) nnz = static_cast<std::int64_t>(src.indptr[src.n] - src.indptr[0]);
+  const int threads = resolve_threads(requested, (nnz > 0 ? nnz : n) * k);
+  return threads < lanes ? threads : static_cast<int>(lanes);
 }
 
 template <class T, class I>
@@ -112,7 +123,7 @@ void loss_grad_sums(const CsrRows<T, I>& src, const RowSet& rows, const Targets<
   const index_t n = rows.size, k = p.k;
   const index_t psize = out_size(k, p.d, grad);
   const index_t nchunks = (n + kCsrChunkRows - 1) / kCsrChunkRows;
-  const index_t lanes = nchunks < kCsrLanes ? (nchunks > 0 ? nchunks : 1) : kCsrLanes;
+  const index_t lanes = csr_lanes(n);
   for (index_t j = 0; j < psize; ++j) out[j] = 0.0;
   if (lanes == 1) {
     ws.scratch.resize(static_cast<std::size_t>(2 * k));
@@ -121,19 +132,15 @@ void loss_grad_sums(const CsrRows<T, I>& src, const RowSet& rows, const Targets<
   }
   ws.partial.assign(static_cast<std::size_t>(psize * lanes), 0.0);
   ws.scratch.resize(static_cast<std::size_t>(2 * k * lanes));
-  std::int64_t nnz = 0;
-  if (n > 0) nnz = static_cast<std::int64_t>(src.indptr[src.n] - src.indptr[0]);
-  const int threads = resolve_threads(ws.threads, (nnz > 0 ? nnz : n) * k);
-  parallel_chunks(lanes, threads < lanes ? threads : static_cast<int>(lanes),
-                  [&](index_t lane, int) {
-                    double* o = ws.partial.data() + lane * psize;
-                    double* scr = ws.scratch.data() + lane * 2 * k;
-                    for (index_t c = lane; c < nchunks; c += lanes) {
-                      const index_t r0 = c * kCsrChunkRows;
-                      const index_t r1 = r0 + kCsrChunkRows < n ? r0 + kCsrChunkRows : n;
-                      csr_loss_rows(src, rows, r0, r1, tg, p, spec, limit, grad, o, scr);
-                    }
-                  });
+  parallel_chunks(lanes, sum_threads(src, n, k, ws.threads), [&](index_t lane, int) {
+    double* o = ws.partial.data() + lane * psize;
+    double* scr = ws.scratch.data() + lane * 2 * k;
+    for (index_t c = lane; c < nchunks; c += lanes) {
+      const index_t r0 = c * kCsrChunkRows;
+      const index_t r1 = r0 + kCsrChunkRows < n ? r0 + kCsrChunkRows : n;
+      csr_loss_rows(src, rows, r0, r1, tg, p, spec, limit, grad, o, scr);
+    }
+  });
   for (index_t lane = 0; lane < lanes; ++lane) {
     const double* o = ws.partial.data() + lane * psize;
     for (index_t j = 0; j < psize; ++j) out[j] += o[j];
@@ -191,6 +198,8 @@ template <class L, class T, class I>
 struct SparsePlainStep {
   static constexpr bool has_pieces = false;
   static constexpr bool sums_objective = false;
+  static constexpr bool reads_labels = false;
+  static bool threaded(index_t) { return false; }
   const CsrRows<T, I>& src;
   const Targets<T>& tg;
   Model& M;

@@ -58,7 +58,8 @@ struct EpochStats {
   double weighted_loss_sum = 0.0;  // Σ weight·ℓ, likewise
   double objective_sum = 0.0;      // Σ (ℓ + penalty) with track_objective
   bool stopped = false;
-  bool row_helper = false;  // a second thread read the rows ahead (toucher.hpp)
+  bool row_helper = false;  // a second thread was started to read the rows ahead (toucher.hpp)
+  index_t helper_rows = 0;  // the rows it read
 };
 
 struct TrainWorkspace {
@@ -71,6 +72,7 @@ struct TrainWorkspace {
   std::vector<double> xd, yd, sw;
   std::vector<std::int64_t> lb;
   std::vector<index_t> ids;  // the rows of a batch (sparse steps)
+  HelperRecord helper;       // whether the row helper paid in the epochs so far
 };
 
 // Rows of X with at most this many features are copied out of a shuffled
@@ -280,6 +282,8 @@ struct GradientStep {
   using T = typename Src::value_type;
   static constexpr bool has_pieces = true;
   static constexpr bool sums_objective = false;
+  // a batch of narrow dense rows is gathered with its labels (gather_batch), not the mask
+  static constexpr bool reads_labels = !Src::sparse;
   const Src& src;
   const Targets<T>& tg;
   Model& M;
@@ -306,6 +310,8 @@ struct GradientStep {
     dense_step(M, spec.step, gb + M.k, gb, static_cast<double>(m), lr, moved);
     return LossSums{o[kOutLoss], o[kOutWeighted]};
   }
+  // whether a batch of m rows is summed on several threads
+  bool threaded(index_t m) const { return sum_threads(src, m, M.k, ws.kernel.threads) > 1; }
   LossSums operator()(const RowSet& rows, index_t m, double lr) {
     double* o = out();
     if (rows.ids == nullptr)
@@ -341,6 +347,8 @@ template <class L, class T>
 struct FusedPlainStep {
   static constexpr bool has_pieces = false;
   static constexpr bool sums_objective = false;
+  static constexpr bool reads_labels = false;
+  static bool threaded(index_t) { return false; }
   const DenseRows<T>& src;
   const Targets<T>& tg;
   Model& M;
@@ -478,27 +486,25 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     if (!listed) ws.ring.resize(static_cast<std::size_t>(slots * B));
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
-  // A second thread reading the rows ahead (toucher.hpp), where threads are allowed and
-  // the rows outgrow the caches (not when a step's rows are split between the threads:
-  // several chunks of them). It draws the rows from the order, or its own stream.
+  // A second thread reading the rows ahead (toucher.hpp): for shuffled (or listed) rows,
+  // where threads are allowed, the steps take one, and the helper has paid so far. It
+  // draws the rows from its own stream, declared before it (it is joined first).
   std::vector<index_t> helper_blocks;
   std::optional<RowStream> helper_stream;
   RowToucher toucher;
-  const bool threaded_steps = B > source_chunk_rows(src) &&
-                              resolve_threads(ws.kernel.threads, B * imax(src.d, 1) * M.k) > 1;
-  if (!in_order && !pieces && !threaded_steps &&
-      use_row_toucher(ws.kernel.threads, active, row_bytes_of(src))) {
-    if (listed) {
-      toucher.start(src, tg, ListedRows{spec.order, active});
-    } else {
-      RowStream* rows = &helper_stream.emplace(n, shuffle, spec.seed, spec.epoch, spec.skip,
-                                               helper_blocks, spec.order);
-      toucher.start(src, tg, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
-    }
+  const bool helper_eligible =
+      (shuffle != 0 || spec.order != nullptr) && !pieces && !step.threaded(B) &&
+      use_row_toucher(ws.kernel.threads, active, row_bytes_of(src), B);
+  if (helper_eligible && helper_choice(ws.helper)) {
+    RowStream* rows = &helper_stream.emplace(n, shuffle, spec.seed, spec.epoch, spec.skip,
+                                             helper_blocks, spec.order);
+    const bool labels = Step::reads_labels && src.d <= kGatherMaxD;
+    toucher.start(src, tg, labels, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
   }
+  HelperTimer timer(ws.helper, helper_eligible, toucher.started());
   EpochStats stats;
   stats.rows = active;
-  stats.row_helper = toucher.running();
+  stats.row_helper = toucher.started();
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;  // steps left before the next poll
   const double l2 = spec.step.penalty.l2, l1 = spec.step.penalty.l1;
@@ -533,6 +539,8 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     }
   }
   if constexpr (Step::sums_objective) stats.objective_sum = step.objective;
+  timer.done(imin(stats.steps * B, active));
+  stats.helper_rows = toucher.stop();
   return stats;
 }
 

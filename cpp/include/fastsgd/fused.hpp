@@ -50,6 +50,15 @@ inline void set_float_weights(Params& p, Workspace& ws) {
   }
 }
 
+// The threads loss_grad_sums takes n rows of src on (requested: Workspace::threads):
+// one for a single chunk of rows.
+template <class T>
+inline int sum_threads(const DenseRows<T>& src, index_t n, index_t k, int requested) {
+  const index_t per_chunk = source_chunk_rows(src), d = src.d;
+  if ((n + per_chunk - 1) / per_chunk <= 1) return 1;
+  return resolve_threads(requested, n * (d > 0 ? d : 1) * k);
+}
+
 // out = [Σ ℓ, Σ weight·ℓ, Σ dz (k), Σ dz xᵀ (k·d)] over the rows of the set
 // (the gradient parts with grad only); see dense_rows.hpp.
 template <class Src>
@@ -60,8 +69,7 @@ void loss_grad_sums(const Src& src, const RowSet& rows, const Targets<typename S
   const index_t n = rows.size, k = p.k, d = p.d;
   if (n > 0 && d > 4 && n >= 16) set_float_weights<T>(p, ws);
   const index_t per_chunk = source_chunk_rows(src);
-  const index_t nchunks = (n + per_chunk - 1) / per_chunk;
-  const int threads = nchunks > 1 ? resolve_threads(ws.threads, n * (d > 0 ? d : 1) * k) : 1;
+  const int threads = sum_threads(src, n, k, ws.threads);
   const index_t psize = out_size(k, d, grad);
   reduce_chunks(n, per_chunk, threads, psize, fused_scratch(k, d), ws.partial, ws.scratch, out,
                 [&](index_t r0, index_t r1, double* o, double* scratch) {

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cmath>
+#include <optional>
+#include <vector>
 
 #include "fastsgd/epoch.hpp"
 #include "fastsgd/rows.hpp"
@@ -72,6 +74,8 @@ struct SequentialStep {
   using T = typename Src::value_type;
   static constexpr bool has_pieces = false;
   static constexpr bool sums_objective = true;
+  static constexpr bool reads_labels = false;
+  static bool threaded(index_t) { return false; }
   const Src& src;
   const Targets<T>& tg;
   Model& M;
@@ -196,7 +200,7 @@ constexpr index_t kTargetChunk = 256;
 template <class L, class T, bool kSums>
 EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg, Model& M,
                                   const EpochSpec& spec, index_t active, const L& loss,
-                                  int threads) {
+                                  TrainWorkspace& ws) {
   // Everything the loop reads, in locals: the compiler keeps them in registers (through
   // the references, every store to V could have changed them).
   const index_t* const order = spec.order;
@@ -230,11 +234,19 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   if (order != nullptr)
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
-  // a second thread reading the rows ahead, where threads are allowed (toucher.hpp)
+  // a second thread reading the rows ahead (toucher.hpp), from its own stream over the
+  // order (declared before it: it is joined first)
+  std::vector<index_t> helper_blocks;
+  std::optional<RowStream> helper_stream;
   RowToucher toucher;
-  if (order != nullptr && use_row_toucher(threads, active, row_bytes))
-    toucher.start(src, tg, ListedRows{order, active});
-  stats.row_helper = toucher.running();
+  const bool helper_eligible =
+      order != nullptr && use_row_toucher(ws.kernel.threads, active, row_bytes, 1);
+  if (helper_eligible && helper_choice(ws.helper)) {
+    RowStream* rows = &helper_stream.emplace(active, 0, 0, 0, nullptr, helper_blocks, order);
+    toucher.start(src, tg, false, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
+  }
+  HelperTimer timer(ws.helper, helper_eligible, toucher.started());
+  stats.row_helper = toucher.started();
   // row id's target and weight: its class weight times its sample weight
   auto row_target = [&](index_t id, double& y, double& w) {
     y = target_of<L>(targets, id, 0, 1);
@@ -368,6 +380,8 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   }
   stats.steps = s;
   stats.objective_sum = objective;
+  timer.done(s);
+  stats.helper_rows = toucher.stop();
   return stats;
 }
 
@@ -391,11 +405,9 @@ EpochStats train_epoch_sequential(const Src& src, const Targets<typename Src::va
         if (dense_loop) {
           if (spec.sum_loss || spec.track_objective)
             return sequential_dense_epoch<Loss, typename Src::value_type, true>(src, tg, M, spec,
-                                                                             active, loss,
-                                                                             ws.kernel.threads);
+                                                                             active, loss, ws);
           return sequential_dense_epoch<Loss, typename Src::value_type, false>(src, tg, M, spec,
-                                                                            active, loss,
-                                                                            ws.kernel.threads);
+                                                                            active, loss, ws);
         }
       }
       SequentialStep<Loss, Src> step{src, tg, M, spec, loss};

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 
@@ -15,29 +16,63 @@
 #include "fastsgd/data.hpp"
 #include "fastsgd/parallel.hpp"
 
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
 namespace fastsgd {
 
-// The helper reads the rows from kTouchLeadMin to kTouchLeadMax positions ahead of the
-// epoch's (closer ones the epoch's own prefetches ask for). The epoch reports its
-// position every kTouchReportEvery rows (a store to a line the helper reads: rare,
-// not a step's cost). Measured on a 2-core Zen 4 VM, 1M shuffled rows read and summed
-// (2 float32, 20 float64, 100 float32 features): 0.6-0.8 of the time without the
-// helper with this window (once, 1.07, on a noisy host), where two threads each
-// reading half of the rows took 0.5-0.7. Fits: the lesson's (1M x 2 float32, batches
-// of 64) 0.60-0.89; the drop-in's per-row epochs (1M x 20 float64) 0.69-0.86.
-constexpr index_t kTouchLeadMin = 512;
+// Whether the helper pays, judged on the epochs of one trainer (TrainWorkspace).
+// Two threads are not always two cores' worth: on a shared machine (a VM's second
+// vCPU busy with another guest) the helper's reads slowed the epoch instead (the
+// lesson's fit took 1.1-1.2x its one-thread time in such minutes, 0.6-0.9x in
+// others). So the first four epochs that may take it alternate with, without,
+// without, with (a trend over the epochs, such as fewer updates as a fit converges,
+// weighs on both alike); later ones follow the faster of the two (moving averages of
+// their time a row), and every 8th tries the other, as conditions change. Either way
+// the epoch computes the same bits. Plain data: the logic is in the ISA's namespace.
+struct HelperRecord {
+  double s_per_row[2] = {0.0, 0.0};  // without, with
+  std::int64_t epochs = 0;
+};
+
+inline namespace FASTSGD_ISA {
+
+// The helper reads the rows from lead_min to lead_max positions ahead of the epoch's:
+// at most kTouchLeadMax rows and about kTouchWindowBytes of their lines, lead_min a
+// quarter of lead_max. The epoch reports its position every kTouchReportEvery rows (a
+// store to a line the helper reads: rare, not a step's cost). Measured on a 2-core
+// Zen 4 VM, 1M shuffled rows read and summed (2 float32, 20 float64, 100 float32
+// features): 0.6-0.8 of the time without the helper with a window of 512-2048 rows
+// (once 1.07, on a noisy host), where two threads each reading half of the rows took
+// 0.5-0.7. Fits: the lesson's (1M x 2 float32, batches of 64) 0.60-0.89 of the
+// one-thread time in quiet minutes; the drop-in's per-row epochs (1M x 20 float64)
+// 0.69-0.86.
 constexpr index_t kTouchLeadMax = 2048;
+constexpr index_t kTouchWindowBytes = index_t{2} << 20;
 constexpr index_t kTouchReportEvery = 256;
 constexpr index_t kTouchDraw = 64;  // rows the helper draws at a time
 
-// Whether an epoch of `rows` shuffled rows of about `row_bytes` bytes each takes the
-// helper (its steps running on one thread; the caller checks): more than one thread
-// allowed (requested > 0, or num_threads()), and rows whose cache lines are worth a
-// thread (parallel_min_work, at 16 element operations a line), never in a forked child.
-inline bool use_row_toucher(int requested, index_t rows, index_t row_bytes) {
-  if (rows < 4 * kTouchLeadMax) return false;
-  const index_t lines = rows * (row_bytes / 64 + 2);  // the row's and its target's
-  return resolve_threads(requested, lines * 16) > 1;
+// The bytes of cache lines a row brings: its own and its target's.
+inline index_t touched_bytes(index_t row_bytes) { return (row_bytes / 64 + 2) * 64; }
+
+// The helper's window's far end, in rows.
+inline index_t touch_lead(index_t row_bytes) {
+  const index_t rows = kTouchWindowBytes / touched_bytes(row_bytes);
+  return rows > kTouchLeadMax ? kTouchLeadMax : (rows < 16 ? 16 : rows);
+}
+
+// Whether an epoch of `rows` shuffled rows of about `row_bytes` bytes each, in batches
+// of `batch` rows, may take the helper (its steps running on one thread: the caller
+// checks): more than one thread allowed (requested > 0, or num_threads()), batches
+// no longer than the window's near end (the epoch reports its position once a batch),
+// at least four windows of rows, and rows whose lines pass the threads' threshold
+// (parallel_min_work, at 16 element operations a 64-byte line: 16 MiB of lines by
+// default, more than the caches of most machines hold); never in a forked child.
+inline bool use_row_toucher(int requested, index_t rows, index_t row_bytes, index_t batch) {
+  const index_t lead = touch_lead(row_bytes);
+  if (batch > lead / 4 || rows < 4 * lead) return false;
+  return resolve_threads(requested, rows * (touched_bytes(row_bytes) / 64) * 16) > 1;
 }
 
 // The cache lines of row id of X and of its targets, read; returns a sum of the bytes
@@ -64,11 +99,13 @@ inline std::uint64_t touch_row(const CsrRows<T, I>& src, index_t id) {
   if (vb > 0) s += v[vb - 1] + c[cb - 1];
   return s;
 }
+// labels: the epoch reads the labels themselves (a gathered batch of narrow rows), not
+// the one-byte mask of a binary problem.
 template <class T>
-inline std::uint64_t touch_targets(const Targets<T>& tg, index_t id) {
+inline std::uint64_t touch_targets(const Targets<T>& tg, index_t id, bool labels) {
   std::uint64_t s = 0;
   if (tg.Y != nullptr) s += reinterpret_cast<const unsigned char*>(tg.Y + id * tg.ldy)[0];
-  if (tg.positive_mask != nullptr)
+  if (tg.positive_mask != nullptr && !labels)
     s += tg.positive_mask[id];
   else if (tg.labels != nullptr)
     s += static_cast<std::uint64_t>(tg.labels[id]);
@@ -89,43 +126,48 @@ inline index_t row_bytes_of(const CsrRows<T, I>& src) {
   return nnz / src.n * static_cast<index_t>(sizeof(T) + sizeof(I));
 }
 
-// The rows of a list (an epoch's explicit order), in its order: a draw for RowToucher.
-struct ListedRows {
-  const index_t* rows;
-  index_t size;
-  index_t next = 0;
-  index_t operator()(index_t m, index_t* dst) {
-    const index_t got = m < size - next ? m : size - next;
-    for (index_t i = 0; i < got; ++i) dst[i] = rows[next + i];
-    next += got;
-    return got;
-  }
-};
+// Whether the next epoch that may take the helper does (HelperRecord), and its time.
+inline bool helper_choice(const HelperRecord& r) {
+  if (r.epochs < 4) return r.epochs == 0 || r.epochs == 3;
+  const bool faster = r.s_per_row[1] <= r.s_per_row[0];
+  return r.epochs % 8 == 0 ? !faster : faster;
+}
+inline void helper_record(HelperRecord& r, bool with_helper, double s_per_row) {
+  double& slot = r.s_per_row[with_helper ? 1 : 0];
+  slot = r.epochs < 4 ? slot + 0.5 * s_per_row : 0.5 * (slot + s_per_row);  // 2 probes each
+  ++r.epochs;
+}
 
 // The helper thread of one epoch over the rows of src (targets tg). start() launches it
 // (if a thread cannot be made, the epoch runs without one); the destructor stops and
-// joins it, so whatever it reads outlives it. draw(m, dst) writes the epoch's next rows
-// (at most m; 0 at the end), in the epoch's order.
+// joins it, so whatever it reads outlives it (the draw too: declare it first). draw(m,
+// dst) writes the epoch's next rows (at most m; 0 at the end), in the epoch's order.
 class RowToucher {
  public:
   RowToucher() = default;
   RowToucher(const RowToucher&) = delete;
   RowToucher& operator=(const RowToucher&) = delete;
-  ~RowToucher() {
-    stop_.store(true, std::memory_order_relaxed);
-    if (thread_.joinable()) thread_.join();
-  }
+  ~RowToucher() { stop(); }
 
   template <class Src, class Draw>
-  void start(const Src& src, const Targets<typename Src::value_type>& tg, Draw draw) {
+  void start(const Src& src, const Targets<typename Src::value_type>& tg, bool labels,
+             Draw draw) {
+    lead_max_ = touch_lead(row_bytes_of(src));
+    lead_min_ = lead_max_ / 4;
     try {
-      thread_ = std::thread([this, &src, &tg, draw]() mutable {
-        run(draw, [&](index_t id) { return touch_row(src, id) + touch_targets(tg, id); });
+      thread_ = std::thread([this, &src, &tg, labels, draw]() mutable {
+        run(draw, [&](index_t id) { return touch_row(src, id) + touch_targets(tg, id, labels); });
       });
     } catch (...) {  // std::system_error: no thread, no helper
     }
   }
-  bool running() const { return thread_.joinable(); }
+  bool started() const { return thread_.joinable(); }
+  // Stops and joins the helper; returns how many rows it read.
+  index_t stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    if (thread_.joinable()) thread_.join();
+    return touched_;
+  }
 
   // The epoch has finished its first pos rows.
   void report(index_t pos) {
@@ -138,6 +180,7 @@ class RowToucher {
  private:
   template <class Draw, class Touch>
   void run(Draw& draw, Touch touch) noexcept {
+    index_t touched = 0;
     try {
       index_t ids[kTouchDraw];
       index_t drawn = 0;  // rows drawn so far: the helper's position
@@ -145,40 +188,78 @@ class RowToucher {
       int idle = 0;
       while (!stop_.load(std::memory_order_relaxed)) {
         const index_t pos = pos_.load(std::memory_order_relaxed);
-        if (drawn >= pos + kTouchLeadMax) {  // far enough ahead: wait for the epoch
-          if (++idle < 64) {
+        if (drawn >= pos + lead_max_) {  // far enough ahead: wait for the epoch
+          // spin briefly, then give the core up (a busy machine); after about a
+          // thousand yields without the epoch moving 256 rows it takes microseconds a
+          // row, and a 50 µs sleep leaves the window's slack far from used up
+          if (idle < 64) {
             for (int i = 0; i < 16; ++i) cpu_relax();
+          } else if (idle < 1024) {
+            std::this_thread::yield();
           } else {
-            std::this_thread::yield();  // the epoch is slow (or descheduled): give the core up
+            std::this_thread::sleep_for(std::chrono::microseconds(50));
           }
+          idle += idle < 1024 ? 1 : 0;
           continue;
         }
         idle = 0;
         const index_t got = draw(kTouchDraw, ids);
         if (got <= 0) break;
-        // rows within kTouchLeadMin of the epoch are its own prefetches' (a helper that
-        // fell behind skips them)
-        for (index_t i = 0; i < got; ++i)
-          if (drawn + i >= pos + kTouchLeadMin) sum += touch(ids[i]);
+        // rows closer to the epoch than lead_min are left to it (a helper that fell
+        // behind skips them: the epoch's own prefetches ask for the next 16 to 128)
+        for (index_t i = 0; i < got; ++i) {
+          if (drawn + i >= pos + lead_min_) {
+            sum += touch(ids[i]);
+            ++touched;
+          }
+        }
         drawn += got;
       }
       sink_.store(sum, std::memory_order_relaxed);
     } catch (...) {  // a failed draw (allocation) ends the helper, not the epoch
     }
+    touched_ = touched;  // read by stop() after the join
   }
   static void cpu_relax() {
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
     __builtin_ia32_pause();
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
     asm volatile("yield");
+#elif defined(_MSC_VER)
+    YieldProcessor();
 #endif
   }
 
   std::thread thread_;
+  index_t lead_min_ = 0, lead_max_ = 0;
   index_t reported_ = 0;
+  index_t touched_ = 0;
   alignas(64) std::atomic<index_t> pos_{0};
   alignas(64) std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sink_{0};
 };
 
+// Times an epoch that may take the helper; done(rows) records its time a row (an epoch
+// that throws never gets there).
+class HelperTimer {
+ public:
+  HelperTimer(HelperRecord& record, bool eligible, bool with_helper)
+      : record_(record), eligible_(eligible), with_(with_helper) {
+    if (eligible_) start_ = std::chrono::steady_clock::now();
+  }
+  HelperTimer(const HelperTimer&) = delete;
+  HelperTimer& operator=(const HelperTimer&) = delete;
+  void done(index_t rows) {
+    if (!eligible_ || rows <= 0) return;
+    const std::chrono::duration<double> t = std::chrono::steady_clock::now() - start_;
+    helper_record(record_, with_, t.count() / static_cast<double>(rows));
+  }
+
+ private:
+  HelperRecord& record_;
+  bool eligible_, with_;
+  std::chrono::steady_clock::time_point start_{};
+};
+
+}  // namespace FASTSGD_ISA
 }  // namespace fastsgd
