@@ -324,6 +324,44 @@ TEST(the_permutation_visits_every_row_once) {
   CHECK(pa != pb);
 }
 
+// The row helper (toucher.hpp) draws an epoch's rows from a stream of its own, 64 at a
+// time: the same rows in the same order as the epoch's batches draw, whatever their size.
+TEST(a_row_stream_gives_the_same_rows_in_any_chunks) {
+  const index_t n = 10007;
+  std::vector<std::uint8_t> skip(static_cast<std::size_t>(n));
+  std::vector<index_t> order(static_cast<std::size_t>(n));
+  Rng rng{5};
+  for (index_t i = 0; i < n; ++i) {
+    skip[static_cast<std::size_t>(i)] = rng.next() < -0.8 ? 1 : 0;
+    order[static_cast<std::size_t>(n - 1 - i)] = i;
+  }
+  auto drawn = [&](index_t shuffle, const std::uint8_t* sk, const index_t* ord, index_t chunk) {
+    std::vector<index_t> blocks, out, buf(static_cast<std::size_t>(chunk));
+    RowStream stream(n, shuffle, 11, 2, sk, blocks, ord);
+    for (index_t got; (got = stream.next(chunk, buf.data())) > 0;)
+      out.insert(out.end(), buf.begin(), buf.begin() + got);
+    return out;
+  };
+  for (const index_t shuffle : {index_t{0}, index_t{1}, index_t{16}, index_t{7}}) {
+    for (const bool with_skip : {false, true}) {
+      for (const bool with_order : {false, true}) {
+        const std::uint8_t* sk = with_skip ? skip.data() : nullptr;
+        const index_t* ord = with_order ? order.data() : nullptr;
+        const std::vector<index_t> helper = drawn(shuffle, sk, ord, kTouchDraw);
+        for (const index_t B : {index_t{1}, index_t{7}, index_t{64}, index_t{1000}})
+          CHECK(drawn(shuffle, sk, ord, B) == helper);
+        // every row not skipped, once
+        std::vector<index_t> sorted = helper;
+        std::sort(sorted.begin(), sorted.end());
+        CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+        index_t kept = 0;
+        for (index_t i = 0; i < n; ++i) kept += sk != nullptr && sk[i] != 0 ? 0 : 1;
+        CHECK(static_cast<index_t>(helper.size()) == kept);
+      }
+    }
+  }
+}
+
 TEST(a_full_batch_epoch_is_a_gradient_descent_step) {
   const Problem<double> p = problem<double>(40, 3, 1, 9);
   const DenseRows<double> src{p.X.data(), p.d, p.n, p.d};
