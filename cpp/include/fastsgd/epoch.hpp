@@ -10,6 +10,7 @@
 // comes from the schedule at the model's step counter t (updates.hpp).
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -157,6 +158,47 @@ class RowStream {
   const index_t* order_;
   PermKey key_;
   std::vector<index_t>& blocks_;
+};
+
+// An epoch's row helper (toucher.hpp), where eligible and its record says it pays: the
+// thread, the stream it draws the epoch's rows from (declared first: the thread is
+// joined before the stream goes) and the epoch's timing for the record.
+class EpochRowHelper {
+ public:
+  // the stream's arguments are the epoch's RowStream's; labels: as touch_targets'
+  template <class Src>
+  EpochRowHelper(const Src& src, const Targets<typename Src::value_type>& tg, bool labels,
+                 bool eligible, HelperRecord& record, index_t n, index_t shuffle,
+                 const EpochSpec& spec, const index_t* order)
+      : eligible_(eligible), record_(record) {
+    if (eligible_ && helper_choice(record_)) {
+      RowStream* rows =
+          &stream_.emplace(n, shuffle, spec.seed, spec.epoch, spec.skip, blocks_, order);
+      toucher_.start(src, tg, labels,
+                     [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
+    }
+    if (eligible_) start_ = std::chrono::steady_clock::now();
+  }
+  bool started() const { return toucher_.started(); }
+  void report(index_t pos) { toucher_.report(pos); }
+  // The epoch is over after rows_done rows: its time a row to the record; the helper
+  // stopped and its rows and whether it ran into stats.
+  void finish(index_t rows_done, EpochStats& stats) {
+    if (eligible_ && rows_done > 0) {
+      const std::chrono::duration<double> t = std::chrono::steady_clock::now() - start_;
+      helper_record(record_, started(), t.count() / static_cast<double>(rows_done));
+    }
+    stats.row_helper = started();
+    stats.helper_rows = toucher_.stop();
+  }
+
+ private:
+  std::vector<index_t> blocks_;
+  std::optional<RowStream> stream_;
+  RowToucher toucher_;
+  bool eligible_;
+  HelperRecord& record_;
+  std::chrono::steady_clock::time_point start_{};
 };
 
 // Ask for the first cache lines of the given rows and their targets.
@@ -487,24 +529,14 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     for (index_t b = 0; b < ahead; ++b) draw(b);
   }
   // A second thread reading the rows ahead (toucher.hpp): for shuffled (or listed) rows,
-  // where threads are allowed, the steps take one, and the helper has paid so far. It
-  // draws the rows from its own stream, declared before it (it is joined first).
-  std::vector<index_t> helper_blocks;
-  std::optional<RowStream> helper_stream;
-  RowToucher toucher;
-  const bool helper_eligible =
+  // where threads are allowed and the steps take one.
+  EpochRowHelper helper(
+      src, tg, Step::reads_labels && src.d <= kGatherMaxD,
       (shuffle != 0 || spec.order != nullptr) && !pieces && !step.threaded(B) &&
-      use_row_toucher(ws.kernel.threads, active, row_bytes_of(src), B);
-  if (helper_eligible && helper_choice(ws.helper)) {
-    RowStream* rows = &helper_stream.emplace(n, shuffle, spec.seed, spec.epoch, spec.skip,
-                                             helper_blocks, spec.order);
-    const bool labels = Step::reads_labels && src.d <= kGatherMaxD;
-    toucher.start(src, tg, labels, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
-  }
-  HelperTimer timer(ws.helper, helper_eligible, toucher.started());
+          use_row_toucher(ws.kernel.threads, active, row_bytes_of(src), B),
+      ws.helper, n, shuffle, spec, spec.order);
   EpochStats stats;
   stats.rows = active;
-  stats.row_helper = toucher.started();
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;  // steps left before the next poll
   const double l2 = spec.step.penalty.l2, l1 = spec.step.penalty.l1;
@@ -523,7 +555,7 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     } else {
       if constexpr (Step::has_pieces) sums = step.pieces(stream, m, lr);
     }
-    toucher.report(start + m);
+    helper.report(start + m);
     stats.loss_sum += sums.loss;
     stats.weighted_loss_sum += sums.weighted;
     if constexpr (!Step::sums_objective) {
@@ -539,8 +571,7 @@ EpochStats epoch_loop(const Src& src, const Targets<typename Src::value_type>& t
     }
   }
   if constexpr (Step::sums_objective) stats.objective_sum = step.objective;
-  timer.done(imin(stats.steps * B, active));
-  stats.helper_rows = toucher.stop();
+  helper.finish(imin(stats.steps * B, active), stats);
   return stats;
 }
 

@@ -13,8 +13,6 @@
 #pragma once
 
 #include <cmath>
-#include <optional>
-#include <vector>
 
 #include "fastsgd/epoch.hpp"
 #include "fastsgd/rows.hpp"
@@ -234,19 +232,10 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   if (order != nullptr)
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
-  // a second thread reading the rows ahead (toucher.hpp), from its own stream over the
-  // order (declared before it: it is joined first)
-  std::vector<index_t> helper_blocks;
-  std::optional<RowStream> helper_stream;
-  RowToucher toucher;
+  // a second thread reading the rows ahead (toucher.hpp)
   const bool helper_eligible =
       order != nullptr && use_row_toucher(ws.kernel.threads, active, row_bytes, 1);
-  if (helper_eligible && helper_choice(ws.helper)) {
-    RowStream* rows = &helper_stream.emplace(active, 0, 0, 0, nullptr, helper_blocks, order);
-    toucher.start(src, tg, false, [rows](index_t m, index_t* dst) { return rows->next(m, dst); });
-  }
-  HelperTimer timer(ws.helper, helper_eligible, toucher.started());
-  stats.row_helper = toucher.started();
+  EpochRowHelper helper(src, tg, false, helper_eligible, ws.helper, active, 0, spec, order);
   // row id's target and weight: its class weight times its sample weight
   auto row_target = [&](index_t id, double& y, double& w) {
     y = target_of<L>(targets, id, 0, 1);
@@ -264,7 +253,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     if (order != nullptr && s % kTargetChunk == 0) {
       for (index_t c = 0; c < imin(kTargetChunk, active - s); ++c)
         row_target(order[s + c], chunk_y[c], chunk_w[c]);
-      toucher.report(s);
+      helper.report(s);
     }
     const index_t id = order != nullptr ? order[s] : s;
     const T* __restrict x = X + id * ld;
@@ -380,8 +369,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   }
   stats.steps = s;
   stats.objective_sum = objective;
-  timer.done(s);
-  stats.helper_rows = toucher.stop();
+  helper.finish(s, stats);
   return stats;
 }
 

@@ -239,27 +239,5 @@ class RowToucher {
   std::atomic<std::uint64_t> sink_{0};
 };
 
-// Times an epoch that may take the helper; done(rows) records its time a row (an epoch
-// that throws never gets there).
-class HelperTimer {
- public:
-  HelperTimer(HelperRecord& record, bool eligible, bool with_helper)
-      : record_(record), eligible_(eligible), with_(with_helper) {
-    if (eligible_) start_ = std::chrono::steady_clock::now();
-  }
-  HelperTimer(const HelperTimer&) = delete;
-  HelperTimer& operator=(const HelperTimer&) = delete;
-  void done(index_t rows) {
-    if (!eligible_ || rows <= 0) return;
-    const std::chrono::duration<double> t = std::chrono::steady_clock::now() - start_;
-    helper_record(record_, with_, t.count() / static_cast<double>(rows));
-  }
-
- private:
-  HelperRecord& record_;
-  bool eligible_, with_;
-  std::chrono::steady_clock::time_point start_{};
-};
-
 }  // namespace FASTSGD_ISA
 }  // namespace fastsgd
