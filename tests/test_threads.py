@@ -513,3 +513,27 @@ def test_the_row_helper_reads_ahead_of_a_long_epoch() -> None:
     stats = _core.Trainer(X, targets).epoch(_core.Model(1, d, True), opts, threads=2)
     assert stats.row_helper
     assert 0 < stats.helper_rows <= n - 512
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "n_threads", "expected"), [(1, None, 0), (2, None, 1), (2, 2, 2)]
+)
+def test_one_vs_rest_jobs_side_by_side_take_one_thread_each(
+    monkeypatch: pytest.MonkeyPatch, n_jobs: int, n_threads: int | None, expected: int
+) -> None:
+    # each binary problem's epochs get `threads` (0: all of fastsgd's, so a row helper each)
+    from fastsgd import _driver
+    from fastsgd.linear_model import SGDClassifier
+
+    seen: list[int] = []
+    init = _driver.CoreBackend.__init__
+
+    def spy(self: Any, data: Any, validation: Any, n_threads: int) -> None:
+        seen.append(n_threads)
+        init(self, data, validation, n_threads)
+
+    monkeypatch.setattr(_driver.CoreBackend, "__init__", spy)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((300, 4)), rng.integers(0, 3, 300)
+    SGDClassifier(max_iter=3, tol=None, n_jobs=n_jobs, n_threads=n_threads).fit(X, y)
+    assert seen == [expected] * 3
