@@ -5,7 +5,10 @@ float32, at scikit-learn's defaults but for ``max_iter=5, tol=None`` (five epoch
 per-sample SGD, shuffled, L2 penalty alpha=1e-4, the "optimal" rate for classifiers
 and "invscaling" for regressors), the same ``random_state`` for both. Each pair is
 timed side by side (calls interleaved round by round) and scored on 100,000 held-out
-rows: accuracy for the classification losses, R² for the regression ones.
+rows: accuracy for the classification losses, R² for the regression ones. fastsgd runs
+twice in the same rounds: with ``n_threads=--threads`` (1 by default) and at its
+defaults (no ``n_threads``: all of fastsgd's threads, so a second thread reads the
+shuffled rows ahead of the epochs that take it); the two must give the same coefficients.
 
 Data: X ~ N(0, 1) (features on one scale, as SGD wants them). Classification: labels
 from a noisy linear model, y = [X w* + N(0, 1) > 0] (about 8% of labels on the wrong
