@@ -636,6 +636,41 @@ FASTSGD_ALWAYS_INLINE void fused_block(const T* const (&x)[R], const index_t (&i
   if constexpr (Grad) block_update<R, K>(x, p, dz, out, gt);
 }
 
+// Software prefetch of R sequential streams into L2, kStreamAhead bytes ahead of where
+// each is read, for rows of kStreamAheadMin to kStreamAheadMax bytes (a stream's
+// prefetches stop at its end). Measured on one thread of a Zen 4 (the kernel's time
+// as a share of a plain read's, with / without): 1M x 100 float32 70-74 % / 61-64 %,
+// float64 73-75 % / 60-61 %; 2M x 50 float64 71-73 % / 58-63 %. Narrower rows are
+// bound by the per-row work (5M x 20 float32 took 1.4-1.7x the time with it), wider
+// ones (d = 1000) were slower with it: the hardware prefetcher is ahead there.
+constexpr index_t kStreamAhead = 4096;
+constexpr index_t kStreamAheadMin = 256, kStreamAheadMax = 1024;
+template <int R>
+struct StreamsAhead {
+  bool on = false;
+  const char* next[R];  // the next line of each stream to prefetch
+  const char* end[R];   // each stream's end
+  template <class T>
+  void start(const DenseRows<T>& src, index_t first, index_t per) {
+    const index_t bytes = src.ld * static_cast<index_t>(sizeof(T));
+    on = bytes >= kStreamAheadMin && bytes <= kStreamAheadMax && per * bytes > 2 * kStreamAhead;
+    if (!on) return;
+    for (int q = 0; q < R; ++q) {
+      next[q] = reinterpret_cast<const char*>(src.row(first + q * per));
+      end[q] = next[q] + per * bytes;
+    }
+  }
+  // Prefetch each stream's lines up to kStreamAhead bytes past x[q].
+  template <class T>
+  FASTSGD_ALWAYS_INLINE void touch(const T* const (&x)[R]) {
+    for (int q = 0; q < R; ++q) {
+      const char* want = reinterpret_cast<const char*>(x[q]) + kStreamAhead;
+      if (want > end[q]) want = end[q];
+      for (; next[q] < want; next[q] += 64) __builtin_prefetch(next[q], 0, 2);
+    }
+  }
+};
+
 // Rows [r0, r1) of the set; scratch holds fused_scratch(k, d) doubles.
 //
 // Block b takes row b of each of R equal streams (the rows of [r0, r1) split in R
@@ -668,6 +703,8 @@ inline void fused_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, 
   };
   BlockSums acc;
   const index_t per = (r1 - r0) / R;  // rows of each stream
+  StreamsAhead<R> ahead;
+  if (rows.ids == nullptr) ahead.start(src, rows.first + r0, per);
   const T* x[R];
   index_t ids[R];
   for (index_t b0 = 0; b0 < per; b0 += kFlushBlocks) {
@@ -678,6 +715,7 @@ inline void fused_rows(const DenseRows<T>& src, const RowSet& rows, index_t r0, 
           ids[q] = rows.first + r0 + q * per + b;
           x[q] = src.row(ids[q]);
         }
+        if (ahead.on) ahead.touch(x);
         fused_block<R, K, Grad>(x, ids, tg, p, W, L, limit, out, z, dz, acc, gt);
       }
     } else {
