@@ -17,7 +17,7 @@ side of the best line). Regression: y = X w* + N(0, 1).
 Beside each pair, the same rounds time the memory floor of such a fit on this machine:
 X's rows read in a fresh shuffled order once per epoch, five times, by a C++ loop that does
 nothing else (``_core.gather_read``, one thread: eight rows read at once, each asked for
-16 rows ahead). A per-sample SGD visiting the rows in a shuffled order cannot take less;
+16 rows ahead into L1 and 64 rows ahead into L2). A per-sample SGD visiting the rows in a shuffled order cannot take less;
 'ceiling' = scikit-learn's time / the floor is the largest speed-up such a fit can show
 here.
 

@@ -87,17 +87,25 @@ inline double fma_peak_work(std::int64_t iterations, int threads, int* lanes) {
 // fused kernels read a shuffled batch: eight rows at a time, their vectors interleaved
 // (eight streams for the hardware prefetcher), each row's cache lines asked for
 // kGatherAhead rows before it is read (every line of rows up to 512 bytes, the first 512
-// bytes of longer ones, as the epoch's prefetch does). The memory limit of a pass over X's
-// rows in a shuffled order. Each of `threads` threads takes a contiguous run of the order.
+// bytes of longer ones) and into L2 kGatherFar rows before (as the per-row loop of
+// sequential.hpp). The memory limit of a pass over X's rows in a shuffled order. Each of
+// `threads` threads takes a contiguous run of the order.
 namespace peak_detail {
 
 constexpr index_t kGatherAhead = 16;
+constexpr index_t kGatherFar = 64;  // and into L2 this many rows before (as the per-row loop)
 
 template <class T>
 inline void prefetch_row(const T* X, index_t ld, std::int64_t row, index_t span) {
   const char* p = reinterpret_cast<const char*>(X + row * ld);
   for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 3);
   __builtin_prefetch(p + span - 1, 0, 3);
+}
+template <class T>
+inline void prefetch_row_l2(const T* X, index_t ld, std::int64_t row, index_t span) {
+  const char* p = reinterpret_cast<const char*>(X + row * ld);
+  for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 2);
+  __builtin_prefetch(p + span - 1, 0, 2);
 }
 
 template <class T, int Bytes>
@@ -111,10 +119,13 @@ inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t*
   for (int r = 0; r < G; ++r) acc[r] = V{};
   double rest = 0.0;
   for (index_t a = 0; a < kGatherAhead && a < m; ++a) prefetch_row(X, ld, order[a], span);
+  for (index_t a = kGatherAhead; a < kGatherFar && a < m; ++a) prefetch_row_l2(X, ld, order[a], span);
   index_t i = 0;
   for (; i + G <= m; i += G) {
     for (index_t a = i + kGatherAhead; a < i + kGatherAhead + G && a < m; ++a)
       prefetch_row(X, ld, order[a], span);
+    for (index_t a = i + kGatherFar; a < i + kGatherFar + G && a < m; ++a)
+      prefetch_row_l2(X, ld, order[a], span);
     const T* x[G];
     for (int r = 0; r < G; ++r) x[r] = X + order[i + r] * ld;
     index_t j = 0;
