@@ -74,8 +74,8 @@ void register_system(py::module_& m) {
       "X"_a.noconvert(), "order"_a.noconvert(), "threads"_a = 0,
       R"pbdoc(Σ of the rows X[order], read in that order eight rows at a time (as the fused
         kernels read a shuffled batch), their cache lines asked for 16 rows ahead into L1
-        and 64 rows ahead into L2: the memory limit of a pass over the rows in a shuffled order (an SGD epoch's gather),
-        for the benchmarks.)pbdoc");
+        and 64 rows ahead into L2: the memory limit of a pass over the rows in a shuffled
+        order (an SGD epoch's gather), for the benchmarks.)pbdoc");
   m.def(
       "fma_peak",
       [](std::int64_t iterations, int threads) {

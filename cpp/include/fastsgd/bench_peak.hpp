@@ -119,7 +119,8 @@ inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t*
   for (int r = 0; r < G; ++r) acc[r] = V{};
   double rest = 0.0;
   for (index_t a = 0; a < kGatherAhead && a < m; ++a) prefetch_row(X, ld, order[a], span);
-  for (index_t a = kGatherAhead; a < kGatherFar && a < m; ++a) prefetch_row_l2(X, ld, order[a], span);
+  for (index_t a = kGatherAhead; a < kGatherFar && a < m; ++a)
+    prefetch_row_l2(X, ld, order[a], span);
   index_t i = 0;
   for (; i + G <= m; i += G) {
     for (index_t a = i + kGatherAhead; a < i + kGatherAhead + G && a < m; ++a)

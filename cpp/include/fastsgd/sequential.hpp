@@ -274,7 +274,8 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     const double eta = rate_of(s);
     if (order != nullptr && s + kSequentialAhead < active) {
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span);
-      if (s + kSequentialFar < active) prefetch_dense_row_l2(X, ld, order[s + kSequentialFar], span);
+      if (s + kSequentialFar < active)
+        prefetch_dense_row_l2(X, ld, order[s + kSequentialFar], span);
     }
     if (order != nullptr && s % kTargetChunk == 0) {
       for (index_t c = 0; c < imin(kTargetChunk, active - s); ++c)
