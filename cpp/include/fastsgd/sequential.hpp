@@ -208,6 +208,22 @@ FASTSGD_ALWAYS_INLINE void prefetch_dense_row_l2(const T* X, index_t ld, index_t
 #endif
 }
 
+// Row `id`'s real target and sample weight into L2, a chunk of targets (kTargetChunk)
+// before their gather: on shuffled rows each is a cache line of its own, eight bytes a
+// row, where a binary problem's label byte (positive_mask) mostly stays in cache. One
+// thread, 1M x 20 float64, the drop-in with max_iter=5, the same coefficients, builds
+// alternating: squared error 0.91-0.95 of the time, epsilon-insensitive 0.91-0.94, hinge
+// 1.01 (with the label bytes asked for too, 1.05).
+template <class T>
+FASTSGD_ALWAYS_INLINE void prefetch_target_l2(const Targets<T>& tg, index_t id) {
+#if defined(__GNUC__) || defined(__clang__)
+  if (tg.Y != nullptr) __builtin_prefetch(tg.Y + id * tg.ldy, 0, 2);
+  if (tg.sample_weight != nullptr) __builtin_prefetch(tg.sample_weight + id, 0, 2);
+#else
+  (void)tg, (void)id;
+#endif
+}
+
 // The targets and weights of shuffled rows are gathered kTargetChunk rows at a time, ahead
 // of their steps: each is a cache line of its own, and asked for with the row (a prefetch
 // a step, among the row's) it was still on its way at the step's turn more often than
@@ -231,6 +247,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
   const bool intercept = M.intercept, track = spec.track_objective;
   const double decay = spec.step.intercept_decay, limit = spec.clip;
   const Targets<T> targets = tg;  // the targets and weights, in a local as the rest
+  const bool real_targets = tg.Y != nullptr || tg.sample_weight != nullptr;  // (8 bytes a row)
   const bool polls = spec.should_stop != nullptr && spec.poll_every > 0;
   index_t until_poll = spec.poll_every;
   // the model's scalars, back in M at the end
@@ -276,6 +293,8 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span);
       if (s + kSequentialFar < active)
         prefetch_dense_row_l2(X, ld, order[s + kSequentialFar], span);
+      if (real_targets && s + kTargetChunk < active)
+        prefetch_target_l2(targets, order[s + kTargetChunk]);
     }
     if (order != nullptr && s % kTargetChunk == 0) {
       for (index_t c = 0; c < imin(kTargetChunk, active - s); ++c)
