@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fastsgd/parallel.hpp"
+#include "fastsgd/rows.hpp"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -101,12 +102,6 @@ inline void prefetch_row(const T* X, index_t ld, std::int64_t row, index_t span)
   for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 3);
   __builtin_prefetch(p + span - 1, 0, 3);
 }
-template <class T>
-inline void prefetch_row_l2(const T* X, index_t ld, std::int64_t row, index_t span) {
-  const char* p = reinterpret_cast<const char*>(X + row * ld);
-  for (index_t o = 0; o < span; o += 64) __builtin_prefetch(p + o, 0, 2);
-  __builtin_prefetch(p + span - 1, 0, 2);
-}
 
 template <class T, int Bytes>
 inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t* order, index_t m) {
@@ -120,13 +115,13 @@ inline double gather_rows(const T* X, index_t d, index_t ld, const std::int64_t*
   double rest = 0.0;
   for (index_t a = 0; a < kGatherAhead && a < m; ++a) prefetch_row(X, ld, order[a], span);
   for (index_t a = kGatherAhead; a < kGatherFar && a < m; ++a)
-    prefetch_row_l2(X, ld, order[a], span);
+    prefetch_l2(X + order[a] * ld, span);
   index_t i = 0;
   for (; i + G <= m; i += G) {
     for (index_t a = i + kGatherAhead; a < i + kGatherAhead + G && a < m; ++a)
       prefetch_row(X, ld, order[a], span);
     for (index_t a = i + kGatherFar; a < i + kGatherFar + G && a < m; ++a)
-      prefetch_row_l2(X, ld, order[a], span);
+      prefetch_l2(X + order[a] * ld, span);
     const T* x[G];
     for (int r = 0; r < G; ++r) x[r] = X + order[i + r] * ld;
     index_t j = 0;

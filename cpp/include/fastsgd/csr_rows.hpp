@@ -167,10 +167,8 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const CsrRows<T, I>& src, const Targets
     // into L2 (prefetcht1), as dense rows (epoch.hpp): 500k x 100k CSR rows of 40 values,
     // float64, one thread: fastsgd.fit batch 64 took 0.91 of the time with every line into
     // L2 against the first line into L1, the drop-in's per-row fit 1.00
-    for (index_t off = 0; off < dbytes; off += 64) __builtin_prefetch(data + off, 0, 2);
-    if (dbytes > 0) __builtin_prefetch(data + dbytes - 1, 0, 2);  // rows are not line-aligned
-    for (index_t off = 0; off < cbytes; off += 64) __builtin_prefetch(cols + off, 0, 2);
-    if (cbytes > 0) __builtin_prefetch(cols + cbytes - 1, 0, 2);
+    prefetch_l2(data, dbytes);
+    prefetch_l2(cols, cbytes);
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
     if (tg.sample_weight != nullptr) __builtin_prefetch(tg.sample_weight + rows[i], 0, 3);

@@ -21,6 +21,7 @@
 #include "fastsgd/fused.hpp"
 #include "fastsgd/model.hpp"
 #include "fastsgd/permutation.hpp"
+#include "fastsgd/rows.hpp"
 #include "fastsgd/row_ops.hpp"
 #include "fastsgd/schedule.hpp"
 #include "fastsgd/step.hpp"
@@ -219,9 +220,7 @@ FASTSGD_ALWAYS_INLINE void prefetch_rows(const DenseRows<T>& src, const Targets<
   const index_t row_bytes = src.d * static_cast<index_t>(sizeof(T));
   const index_t span = row_bytes < 1024 ? row_bytes : 1024;
   for (index_t i = 0; i < m; ++i) {
-    const char* x = reinterpret_cast<const char*>(src.row(rows[i]));
-    for (index_t off = 0; off < span; off += 64) __builtin_prefetch(x + off, 0, 2);
-    __builtin_prefetch(x + span - 1, 0, 2);  // the line of the last byte (rows not aligned to 64)
+    prefetch_l2(src.row(rows[i]), span);
     if (tg.Y != nullptr) __builtin_prefetch(tg.Y + rows[i] * tg.ldy, 0, 3);
     if (tg.labels != nullptr) __builtin_prefetch(tg.labels + rows[i], 0, 3);
     if (tg.sample_weight != nullptr) __builtin_prefetch(tg.sample_weight + rows[i], 0, 3);

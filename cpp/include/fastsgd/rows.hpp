@@ -9,6 +9,20 @@
 namespace fastsgd {
 inline namespace FASTSGD_ISA {
 
+// Asks for the cache lines of the bytes [x, x + bytes) into L2 (prefetcht1), the line of
+// the last byte included (a row's start is not aligned to a line). Shuffled rows are
+// asked for into L2 rather than L1: into L1, the misses on their way are bounded by
+// L1's few miss buffers; into L2, more of them are in flight (epoch.hpp, sequential.hpp).
+FASTSGD_ALWAYS_INLINE void prefetch_l2(const void* p, index_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+  const char* x = static_cast<const char*>(p);
+  for (index_t off = 0; off < bytes; off += 64) __builtin_prefetch(x + off, 0, 2);
+  if (bytes > 0) __builtin_prefetch(x + bytes - 1, 0, 2);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
 template <class T>
 struct DenseRowRef {
   const T* val;

@@ -196,18 +196,6 @@ FASTSGD_ALWAYS_INLINE void prefetch_dense_row(const T* X, index_t ld, index_t id
 #endif
 }
 
-// Row `id`'s lines up to span bytes into L2.
-template <class T>
-FASTSGD_ALWAYS_INLINE void prefetch_dense_row_l2(const T* X, index_t ld, index_t id, index_t span) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* x = reinterpret_cast<const char*>(X + id * ld);
-  for (index_t off = 0; off < span; off += 64) __builtin_prefetch(x + off, 0, 2);
-  if (span > 0) __builtin_prefetch(x + span - 1, 0, 2);
-#else
-  (void)X, (void)ld, (void)id, (void)span;
-#endif
-}
-
 // Row `id`'s real target and sample weight into L2, a chunk of targets (kTargetChunk)
 // before their gather: on shuffled rows each is a cache line of its own, eight bytes a
 // row, where a binary problem's label byte (positive_mask) mostly stays in cache. One
@@ -271,7 +259,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     for (index_t s = 0; s < imin(kSequentialAhead, active); ++s)
       prefetch_dense_row(X, ld, order[s], span, near_span);
     for (index_t s = kSequentialAhead; s < imin(kSequentialFar, active); ++s)
-      prefetch_dense_row_l2(X, ld, order[s], span);
+      prefetch_l2(X + order[s] * ld, span);
   }
   // a second thread reading the rows ahead (toucher.hpp)
   const bool helper_eligible =
@@ -292,7 +280,7 @@ EpochStats sequential_dense_epoch(const DenseRows<T>& src, const Targets<T>& tg,
     if (order != nullptr && s + kSequentialAhead < active) {
       prefetch_dense_row(X, ld, order[s + kSequentialAhead], span, near_span);
       if (s + kSequentialFar < active)
-        prefetch_dense_row_l2(X, ld, order[s + kSequentialFar], span);
+        prefetch_l2(X + order[s + kSequentialFar] * ld, span);
       if (real_targets && s + kTargetChunk < active)
         prefetch_target_l2(targets, order[s + kTargetChunk]);
     }
