@@ -193,6 +193,28 @@ def test_float64_dense_fit_is_sklearns_bit_for_bit(cls, loss, shuffle, tol, aver
     assert b.t_ == a.t_
 
 
+@pytest.mark.parametrize("isa", list(_core.build_info()["isas_compiled"]))
+def test_each_sequential_build_gives_sklearns_bits(isa):
+    """The per-row epochs are compiled twice on x86-64 (without instruction-set flags, and
+    with AVX2 but no FMA) and follow the active kernels' set; each build gives
+    scikit-learn's float64 coefficients to the bit, dense and sparse, averaged or not."""
+    before = _core.active_isa()
+    if not _core.set_isa(isa):
+        pytest.skip(f"this CPU does not run {isa}")
+    try:
+        assert _core.sequential_set() == ("baseline" if isa == "baseline" else "avx2")
+        X, y = _data(n=2000, d=13, classes=2, seed=8)
+        for cls, target, loss in (("SGDClassifier", y, "log_loss"),
+                                  ("SGDRegressor", X[:, 0] - 2.0 * X[:, 3], "huber")):  # fmt: skip
+            for data, average in ((X, False), (X, True), (sp.csr_matrix(X), False)):
+                a, b = _both(cls, data, target, loss=loss, max_iter=3, tol=None, random_state=4,
+                             average=average)  # fmt: skip
+                np.testing.assert_array_equal(b.coef_, a.coef_)
+                np.testing.assert_array_equal(b.intercept_, a.intercept_)
+    finally:
+        assert _core.set_isa(before)
+
+
 @pytest.mark.parametrize("layout", ["dense", "csr"])
 @pytest.mark.parametrize(
     ("cls", "classes", "weights"),

@@ -103,6 +103,9 @@ void register_system(py::module_& m) {
   m.def("active_isa", &active_isa, "Instruction set of the kernels in use.");
   m.def("set_isa", &set_isa, "name"_a,
         "Use the kernels of one instruction set (baseline, avx2, avx512); False if unavailable.");
+  m.def("sequential_set", &sequential_set,
+        "Build of scikit-learn's per-row epochs in use (baseline, or avx2 with the avx2 and "
+        "avx512 kernels): both without fused multiply-adds, the same bits.");
   m.def("build_info", []() {
     py::dict info;
     py::list isas;

@@ -111,6 +111,43 @@ bool set_isa(const char* name) {
   return true;
 }
 
+const char* sequential_set() {
+#if defined(FASTSGD_HAVE_SEQUENTIAL_AVX2)
+  // the avx2 and avx512 kernels are picked only where AVX2 runs (cpu_supports)
+  if (std::strcmp(active_isa(), "baseline") != 0) return "avx2";
+#endif
+  return "baseline";
+}
+
+namespace {
+template <class Src>
+EpochStats pick_sequential_epoch(const Src& src, const Targets<typename Src::value_type>& tg,
+                                 Model& M, const EpochSpec& spec, TrainWorkspace& ws) {
+#if defined(FASTSGD_HAVE_SEQUENTIAL_AVX2)
+  if (std::strcmp(sequential_set(), "avx2") == 0)
+    return sequential_avx2_epoch(src, tg, M, spec, ws);
+#endif
+  return sequential_baseline_epoch(src, tg, M, spec, ws);
+}
+}  // namespace
+
+#define FASTSGD_SEQUENTIAL_EPOCH(Src, T)                                      \
+  EpochStats sequential_epoch(const Src& src, const Targets<T>& tg, Model& M, \
+                              const EpochSpec& spec, TrainWorkspace& ws) {    \
+    return pick_sequential_epoch(src, tg, M, spec, ws);                       \
+  }
+using CsrF32I32 = CsrRows<float, std::int32_t>;
+using CsrF32I64 = CsrRows<float, std::int64_t>;
+using CsrF64I32 = CsrRows<double, std::int32_t>;
+using CsrF64I64 = CsrRows<double, std::int64_t>;
+FASTSGD_SEQUENTIAL_EPOCH(DenseRows<float>, float)
+FASTSGD_SEQUENTIAL_EPOCH(DenseRows<double>, double)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF32I32, float)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF32I64, float)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF64I32, double)
+FASTSGD_SEQUENTIAL_EPOCH(CsrF64I64, double)
+#undef FASTSGD_SEQUENTIAL_EPOCH
+
 int num_threads() {
   if (g_forked.load(std::memory_order_relaxed)) return 1;
   return g_threads.load(std::memory_order_relaxed);

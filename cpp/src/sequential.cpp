@@ -1,8 +1,9 @@
 // Epochs in scikit-learn's order of floating-point operations (sequential.hpp).
-// CMake compiles this file without instruction-set flags and with
-// -ffp-contract=off: no multiply and add is fused, as in scikit-learn's wheels.
+// CMake compiles this file with -ffp-contract=off and without -mfma, once per set
+// (FASTSGD_ISA=sequential_baseline: no instruction-set flags; sequential_avx2: -mavx2):
+// no multiply and add is fused, as in scikit-learn's wheels, so both give the same bits.
 #ifndef FASTSGD_ISA
-#error "FASTSGD_ISA must be set (sequential)"
+#error "FASTSGD_ISA must be set (sequential_baseline or sequential_avx2)"
 #endif
 
 #include "fastsgd/sequential.hpp"
@@ -10,12 +11,16 @@
 #include "fastsgd/csr_rows.hpp"
 #include "fastsgd/isa_table.hpp"
 
+#define FASTSGD_CAT_(a, b) a##b
+#define FASTSGD_CAT(a, b) FASTSGD_CAT_(a, b)
+
 namespace fastsgd {
 
-#define FASTSGD_SEQUENTIAL_EPOCH(Src, T)                                      \
-  EpochStats sequential_epoch(const Src& src, const Targets<T>& tg, Model& M, \
-                              const EpochSpec& spec, TrainWorkspace& ws) {    \
-    return train_epoch_sequential(src, tg, M, spec, ws);                      \
+// sequential_baseline_epoch or sequential_avx2_epoch (isa_table.hpp)
+#define FASTSGD_SEQUENTIAL_EPOCH(Src, T)                                                    \
+  EpochStats FASTSGD_CAT(FASTSGD_ISA, _epoch)(const Src& src, const Targets<T>& tg, Model& M, \
+                                              const EpochSpec& spec, TrainWorkspace& ws) {    \
+    return train_epoch_sequential(src, tg, M, spec, ws);                                    \
   }
 FASTSGD_SEQUENTIAL_EPOCH(DenseRows<float>, float)
 FASTSGD_SEQUENTIAL_EPOCH(DenseRows<double>, double)

@@ -71,19 +71,28 @@ const IsaTable& isa_table_avx2();
 const IsaTable& isa_table_avx512();
 
 // An epoch in scikit-learn's order of floating-point operations (sequential.hpp),
-// compiled without fused multiply-adds in cpp/src/sequential.cpp.
-EpochStats sequential_epoch(const DenseRows<float>&, const Targets<float>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
-EpochStats sequential_epoch(const DenseRows<double>&, const Targets<double>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
-EpochStats sequential_epoch(const CsrRows<float, std::int32_t>&, const Targets<float>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
-EpochStats sequential_epoch(const CsrRows<float, std::int64_t>&, const Targets<float>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
-EpochStats sequential_epoch(const CsrRows<double, std::int32_t>&, const Targets<double>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
-EpochStats sequential_epoch(const CsrRows<double, std::int64_t>&, const Targets<double>&, Model&,
-                            const EpochSpec&, TrainWorkspace&);
+// compiled without fused multiply-adds in cpp/src/sequential.cpp: sequential_epoch picks
+// the build for the active kernels' set (the AVX2 one with the avx2 and avx512 kernels),
+// the others are those builds.
+#define FASTSGD_DECLARE_SEQUENTIAL_EPOCH(name)                                                   \
+  EpochStats name(const DenseRows<float>&, const Targets<float>&, Model&, const EpochSpec&,    \
+                  TrainWorkspace&);                                                            \
+  EpochStats name(const DenseRows<double>&, const Targets<double>&, Model&, const EpochSpec&,  \
+                  TrainWorkspace&);                                                            \
+  EpochStats name(const CsrRows<float, std::int32_t>&, const Targets<float>&, Model&,          \
+                  const EpochSpec&, TrainWorkspace&);                                          \
+  EpochStats name(const CsrRows<float, std::int64_t>&, const Targets<float>&, Model&,          \
+                  const EpochSpec&, TrainWorkspace&);                                          \
+  EpochStats name(const CsrRows<double, std::int32_t>&, const Targets<double>&, Model&,        \
+                  const EpochSpec&, TrainWorkspace&);                                          \
+  EpochStats name(const CsrRows<double, std::int64_t>&, const Targets<double>&, Model&,        \
+                  const EpochSpec&, TrainWorkspace&);
+FASTSGD_DECLARE_SEQUENTIAL_EPOCH(sequential_epoch)
+FASTSGD_DECLARE_SEQUENTIAL_EPOCH(sequential_baseline_epoch)
+FASTSGD_DECLARE_SEQUENTIAL_EPOCH(sequential_avx2_epoch)
+#undef FASTSGD_DECLARE_SEQUENTIAL_EPOCH
+// The sequential build sequential_epoch runs: "baseline" or "avx2".
+const char* sequential_set();
 
 // Picked once from the CPU (or FASTSGD_ISA=baseline|avx2|avx512); see dispatch.cpp.
 const IsaTable& active_table();
